@@ -1,0 +1,138 @@
+# virtual-media: the BMC's Virtual Media D-Bus service.
+#
+#   make            build build/vmedia-{supervisor,worker,gadget-helper}
+#   make check      install what is missing, unit tests (plain and ASan/UBSan),
+#                   then the integration tests inside the virtual BMC
+#   make demo       install what is missing, build, run the demo on the virtual BMC
+#   make install DESTDIR=...
+#   make deps       install the Debian packages of packages.txt that are missing
+
+PREFIX      ?= /usr
+SBINDIR     ?= $(PREFIX)/sbin
+LIBEXECDIR  ?= $(PREFIX)/libexec/virtual-media
+SYSCONFDIR  ?= /etc
+DATADIR     ?= $(PREFIX)/share
+DBUSIFDIR   ?= $(DATADIR)/dbus-1/interfaces
+
+CC          ?= cc
+B           := build
+PKGS        := gio-2.0 gio-unix-2.0 libudev jansson
+PKG_CFLAGS   = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS     = $(shell pkg-config --libs $(PKGS))
+
+WARN        := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
+               -Wstrict-prototypes -Wno-unused-parameter
+DEFS        := -D_GNU_SOURCE -DSYSCONFDIR='"$(SYSCONFDIR)"' -DLIBEXECDIR='"$(LIBEXECDIR)"' \
+               -DGLIB_VERSION_MIN_REQUIRED=GLIB_VERSION_2_74
+CFLAGS      ?= -O2 -g
+ALL_CFLAGS   = -std=gnu11 $(WARN) $(DEFS) -I. -I$(B)/gen $(CFLAGS) -fstack-protector-strong \
+               -D_FORTIFY_SOURCE=2 -fPIE -MMD -MP
+LDFLAGS_ALL  = -pie -Wl,-z,relro,-z,now,--as-needed $(LDFLAGS)
+
+DBUS_XML    := supervisor/xyz.openbmc_project.VirtualMedia.xml
+
+COMMON_SRC  := common/msg.c common/config.c
+COMMON_GLIB_SRC := common/channel.c common/paths.c
+SUPERVISOR_SRC := $(filter-out supervisor/main.c,$(wildcard supervisor/*.c))
+WORKER_SRC  := $(filter-out worker/main.c,$(wildcard worker/*.c))
+HELPER_SRC  := $(filter-out gadget-helper/main.c,$(wildcard gadget-helper/*.c))
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+PROGRAMS    := $(B)/vmedia-supervisor $(B)/vmedia-worker $(B)/vmedia-gadget-helper
+
+all: $(PROGRAMS)
+
+# --- generated D-Bus skeletons (the XML is the API) ---------------------------
+$(B)/gen/vm-dbus.c $(B)/gen/vm-dbus.h: $(DBUS_XML)
+	@mkdir -p $(B)/gen
+	gdbus-codegen --interface-prefix xyz.openbmc_project.VirtualMedia. \
+	  --c-namespace VmDbus --c-generate-object-manager --c-generate-autocleanup all \
+	  --generate-c-code $(B)/gen/vm-dbus $<
+
+$(B)/obj/gen/vm-dbus.o: $(B)/gen/vm-dbus.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(PKG_CFLAGS) -c $< -o $@
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+# The gadget-helper runs as root: it links neither GLib nor libudev.
+$(B)/obj/gadget-helper/%.o: gadget-helper/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(call obj,$(SUPERVISOR_SRC) supervisor/main.c): $(B)/gen/vm-dbus.h
+
+$(B)/libvmcommon.a: $(call obj,$(COMMON_SRC))
+	$(AR) rcs $@ $^
+$(B)/libvmcommonglib.a: $(call obj,$(COMMON_GLIB_SRC))
+	$(AR) rcs $@ $^
+$(B)/libvmsupervisor.a: $(call obj,$(SUPERVISOR_SRC)) $(B)/obj/gen/vm-dbus.o
+	$(AR) rcs $@ $^
+$(B)/libvmworker.a: $(call obj,$(WORKER_SRC))
+	$(AR) rcs $@ $^
+$(B)/libvmhelper.a: $(call obj,$(HELPER_SRC))
+	$(AR) rcs $@ $^
+
+$(B)/vmedia-supervisor: $(B)/obj/supervisor/main.o $(B)/libvmsupervisor.a $(B)/libvmcommonglib.a $(B)/libvmcommon.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+$(B)/vmedia-worker: $(B)/obj/worker/main.o $(B)/libvmworker.a $(B)/libvmcommonglib.a $(B)/libvmcommon.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+$(B)/vmedia-gadget-helper: $(B)/obj/gadget-helper/main.o $(B)/libvmhelper.a $(B)/libvmcommon.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(shell pkg-config --libs jansson)
+
+# --- tests ---------------------------------------------------------------------
+UNIT_TESTS  := $(patsubst test/unit/%.c,%,$(wildcard test/unit/test-*.c))
+UNIT_LIBS   := $(B)/libvmsupervisor.a $(B)/libvmworker.a $(B)/libvmhelper.a $(B)/libvmcommonglib.a $(B)/libvmcommon.a
+
+$(B)/test/%: test/unit/%.c $(UNIT_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+# The same unit tests, every object rebuilt with AddressSanitizer and UBSan.
+SAN_FLAGS   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+check-unit: $(addprefix $(B)/test/,$(UNIT_TESTS))
+	test/run-unit $(addprefix $(B)/test/,$(UNIT_TESTS))
+
+check-asan:
+	$(MAKE) --no-print-directory B=$(B)/asan CFLAGS='$(SAN_FLAGS)' LDFLAGS='-fsanitize=address,undefined' \
+	  $(addprefix $(B)/asan/test/,$(UNIT_TESTS)) $(addprefix $(B)/asan/,vmedia-supervisor vmedia-worker vmedia-gadget-helper)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  test/run-unit $(addprefix $(B)/asan/test/,$(UNIT_TESTS))
+
+check-vm: all
+	test/integration/run
+
+check: deps
+	$(MAKE) --no-print-directory all
+	$(MAKE) --no-print-directory check-unit
+	$(MAKE) --no-print-directory check-asan
+	$(MAKE) --no-print-directory check-vm
+
+demo: deps
+	$(MAKE) --no-print-directory all
+	test/vm/run -- test/demo/demo.sh
+
+deps:
+	@test/install-deps packages.txt
+
+# --- install -------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SYSCONFDIR)/virtual-media \
+	  $(DESTDIR)$(DBUSIFDIR)
+	install -m 0755 $(B)/vmedia-supervisor $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(B)/vmedia-worker $(DESTDIR)$(LIBEXECDIR)/
+	install -m 4755 $(B)/vmedia-gadget-helper $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0644 conf/config.json $(DESTDIR)$(SYSCONFDIR)/virtual-media/config.json
+	install -m 0644 $(DBUS_XML) $(DESTDIR)$(DBUSIFDIR)/
+
+clean:
+	rm -rf $(B)/obj $(B)/gen $(B)/test $(B)/asan $(B)/*.a $(PROGRAMS)
+
+.PHONY: all check check-unit check-asan check-vm demo deps install clean
+.SECONDARY:
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

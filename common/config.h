@@ -1,0 +1,64 @@
+/* The service's configuration file (JSON, the seed design's format plus a few
+ * optional keys), parsed strictly with jansson.  Every error names the file,
+ * the slot and the key.
+ *
+ * Plain C (no GLib): the gadget-helper reads the same file to validate what
+ * it is asked to do.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define VM_CONFIG_DEFAULT_PATH SYSCONFDIR "/virtual-media/config.json"
+
+#define VM_SLOT_NAME_MAX 32   /* a D-Bus object path element: [A-Za-z0-9_] */
+#define VM_MAX_SLOTS 64
+#define VM_MAX_UDCS 16
+#define VM_UDC_NAME_MAX 64
+#define VM_SOCKET_PATH_MAX 107 /* sizeof(sun_path) - 1 */
+
+enum vm_mode {
+	VM_MODE_PROXY = 0,
+	VM_MODE_LEGACY = 1,
+};
+
+/* How the image is shown to the host: detected from its content, or forced. */
+enum vm_media_policy {
+	VM_MEDIA_POLICY_AUTO = 0,
+	VM_MEDIA_POLICY_CDROM,
+	VM_MEDIA_POLICY_DISK,
+};
+
+struct vm_slot_config {
+	char name[VM_SLOT_NAME_MAX + 1];
+	char endpoint_id[256];
+	enum vm_mode mode;
+	char nbd_device[32];
+	char unix_socket[VM_SOCKET_PATH_MAX + 1];
+	unsigned timeout;            /* seconds, passed to nbd-client */
+	unsigned block_size;         /* 512, 1024, 2048 or 4096 */
+	unsigned inactivity_timeout; /* seconds, 0 = never; the global value unless overridden */
+	enum vm_media_policy media;
+};
+
+struct vm_config {
+	unsigned inactivity_timeout;
+	size_t n_udcs; /* 0: any free UDC may be used */
+	char udcs[VM_MAX_UDCS][VM_UDC_NAME_MAX + 1];
+	size_t n_slots;
+	struct vm_slot_config slots[VM_MAX_SLOTS];
+};
+
+/* Returns 0, or a negative errno with a message in err ("FILE: KEY: what"). */
+int vm_config_load(const char *path, struct vm_config *cfg, char *err, size_t errlen);
+
+/* The same for text already in memory; name stands for the file in messages. */
+int vm_config_parse(const char *text, size_t len, const char *name,
+		    struct vm_config *cfg, char *err, size_t errlen);
+
+const struct vm_slot_config *vm_config_find_slot(const struct vm_config *cfg, const char *name);
+bool vm_config_udc_allowed(const struct vm_config *cfg, const char *udc);
+
+const char *vm_mode_to_str(enum vm_mode mode);
+bool vm_slot_name_valid(const char *name);

@@ -1,0 +1,67 @@
+/* vmedia-supervisor: the xyz.openbmc_project.VirtualMedia D-Bus service.
+ *
+ * Serves one D-Bus object per configured slot and runs one worker per slot;
+ * the workers do the privileged work.  SIGTERM/SIGINT: every slot is cleaned
+ * up (the host's media removed, the NBD devices disconnected) before exiting. */
+#include <glib-unix.h>
+#include <locale.h>
+#include <stdlib.h>
+
+#include "common/config.h"
+#include "supervisor/service.h"
+
+static gboolean on_signal(gpointer svc)
+{
+	service_stop(svc);
+	return G_SOURCE_CONTINUE;
+}
+
+int main(int argc, char **argv)
+{
+	g_autofree char *config_path = NULL;
+	gboolean check_only = FALSE;
+	GOptionEntry entries[] = {
+		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+		  "Configuration file (default " VM_CONFIG_DEFAULT_PATH ")", "FILE" },
+		{ "check-config", 0, 0, G_OPTION_ARG_NONE, &check_only,
+		  "Check the configuration file and exit", NULL },
+		{ NULL },
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new("- the BMC's Virtual Media service");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GMainLoop) loop = NULL;
+	g_autoptr(Service) svc = NULL;
+	struct vm_config *cfg = g_new0(struct vm_config, 1);
+	char err[512];
+
+	setlocale(LC_ALL, "");
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+		g_printerr("vmedia-supervisor: %s\n", error->message);
+		g_free(cfg);
+		return 2;
+	}
+	if (!config_path)
+		config_path = g_strdup(VM_CONFIG_DEFAULT_PATH);
+	if (vm_config_load(config_path, cfg, err, sizeof err) < 0) {
+		g_printerr("vmedia-supervisor: invalid configuration: %s\n", err);
+		g_free(cfg);
+		return 1;
+	}
+	if (check_only) {
+		g_print("%s: %zu slots, valid\n", config_path, cfg->n_slots);
+		g_free(cfg);
+		return 0;
+	}
+
+	loop = g_main_loop_new(NULL, FALSE);
+	svc = service_new(cfg, config_path, loop);
+	if (!service_start(svc, &error)) {
+		g_printerr("vmedia-supervisor: cannot connect to the system bus: %s\n", error->message);
+		return 1;
+	}
+	g_unix_signal_add(SIGTERM, on_signal, svc);
+	g_unix_signal_add(SIGINT, on_signal, svc);
+	g_main_loop_run(loop);
+	return 0;
+}

@@ -1,0 +1,113 @@
+/* The service: bus name, ObjectManager, slots. */
+#include "supervisor/service.h"
+
+#include "common/paths.h"
+#include "supervisor/legacy_compat.h"
+#include "supervisor/slot.h"
+
+#define BUS_NAME "xyz.openbmc_project.VirtualMedia"
+#define OBJECT_ROOT "/xyz/openbmc_project/VirtualMedia"
+
+struct _Service {
+	struct vm_config *cfg;
+	char *config_path;
+	GMainLoop *loop;
+	GDBusConnection *bus;
+	GDBusObjectManagerServer *manager;
+	GPtrArray *slots;
+	guint name_id;
+	guint filter_id;
+	guint running; /* slots whose worker is still to exit during a stop */
+	gboolean stopping;
+};
+
+static void on_name_acquired(GDBusConnection *c, const char *name, gpointer data)
+{
+	g_message("serving %s", name);
+}
+
+static void on_name_lost(GDBusConnection *c, const char *name, gpointer data)
+{
+	Service *svc = data;
+
+	g_warning("lost or could not own the name %s: stopping", name);
+	service_stop(svc);
+}
+
+Service *service_new(struct vm_config *cfg, const char *config_path, GMainLoop *loop)
+{
+	Service *svc = g_new0(Service, 1);
+
+	svc->cfg = cfg;
+	svc->config_path = g_strdup(config_path);
+	svc->loop = g_main_loop_ref(loop);
+	svc->slots = g_ptr_array_new_with_free_func((GDestroyNotify)slot_free);
+	return svc;
+}
+
+gboolean service_start(Service *svc, GError **error)
+{
+	g_autofree char *worker = vm_find_program("vmedia-worker");
+
+	svc->bus = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, error);
+	if (!svc->bus)
+		return FALSE;
+	g_dbus_connection_set_exit_on_close(svc->bus, FALSE);
+	svc->filter_id = legacy_compat_install(svc->bus);
+
+	svc->manager = g_dbus_object_manager_server_new(OBJECT_ROOT);
+	for (size_t i = 0; i < svc->cfg->n_slots; i++) {
+		Slot *s = slot_new(&svc->cfg->slots[i], svc->config_path, worker, svc->manager);
+		g_ptr_array_add(svc->slots, s);
+	}
+	g_dbus_object_manager_server_set_connection(svc->manager, svc->bus);
+	for (guint i = 0; i < svc->slots->len; i++)
+		slot_start(g_ptr_array_index(svc->slots, i));
+
+	/* Own the name last: a client that sees it finds every object there. */
+	svc->name_id = g_bus_own_name_on_connection(svc->bus, BUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE,
+						    on_name_acquired, on_name_lost, svc, NULL);
+	return TRUE;
+}
+
+static void on_slot_stopped(gpointer slot, gpointer data)
+{
+	Service *svc = data;
+
+	if (--svc->running == 0) {
+		g_message("all slots are clean: exiting");
+		g_main_loop_quit(svc->loop);
+	}
+}
+
+void service_stop(Service *svc)
+{
+	if (svc->stopping)
+		return;
+	svc->stopping = TRUE;
+	g_message("stopping: the workers clean up their slots");
+	if (svc->name_id)
+		g_bus_unown_name(svc->name_id);
+	svc->name_id = 0;
+	svc->running = svc->slots->len + 1;
+	for (guint i = 0; i < svc->slots->len; i++)
+		slot_stop(g_ptr_array_index(svc->slots, i), on_slot_stopped, svc);
+	on_slot_stopped(NULL, svc);
+}
+
+void service_free(Service *svc)
+{
+	if (!svc)
+		return;
+	if (svc->name_id)
+		g_bus_unown_name(svc->name_id);
+	g_ptr_array_unref(svc->slots);
+	if (svc->bus && svc->filter_id)
+		g_dbus_connection_remove_filter(svc->bus, svc->filter_id);
+	g_clear_object(&svc->manager);
+	g_clear_object(&svc->bus);
+	g_main_loop_unref(svc->loop);
+	g_free(svc->config_path);
+	g_free(svc->cfg);
+	g_free(svc);
+}

@@ -1,0 +1,358 @@
+/* One slot: its D-Bus object, state machine, watchdog and worker. */
+#include "supervisor/slot.h"
+
+#include <errno.h>
+
+#include "supervisor/error.h"
+#include "supervisor/slot_state.h"
+#include "supervisor/worker_proc.h"
+#include "vm-dbus.h"
+
+#define OBJECT_ROOT "/xyz/openbmc_project/VirtualMedia"
+/* The seed design's watchdog: an operation gets the slot's Timeout plus this. */
+#define WATCHDOG_EXTRA_SECONDS 5
+
+struct _Slot {
+	struct vm_slot_config cfg;
+	enum slot_state state;
+	int pending_error; /* reported by the next Completion instead of the event's */
+	guint watchdog;
+
+	GDBusObjectManagerServer *manager;
+	VmDbusObjectSkeleton *object;
+	VmDbusProcess *process;
+	VmDbusMountPoint *mount_point;
+	VmDbusStats *stats;
+	VmDbusProxy *proxy;   /* Proxy slots */
+	VmDbusLegacy *legacy; /* Legacy slots */
+
+	WorkerProc *worker;
+	GFunc stopped;
+	gpointer stopped_data;
+};
+
+/* What an event brings besides its type. */
+struct slot_event_data {
+	int error;     /* positive errno, 0 for success */
+	int exit_code; /* the child's, -1 when none */
+	const char *image_url;
+	guint media;
+	gboolean read_only;
+};
+
+static void slot_handle(Slot *s, enum slot_event ev, const struct slot_event_data *d,
+			GDBusMethodInvocation *inv);
+
+static const char *media_type_name(guint media)
+{
+	/* as Redfish's VirtualMedia MediaTypes name them */
+	return media == VM_MEDIA_CDROM ? "CD" : "USBStick";
+}
+
+static void emit_completion(Slot *s, int result)
+{
+	g_message("%s: Completion(%d)%s%s", s->cfg.name, result, result ? ": " : "",
+		  result ? g_strerror(result) : "");
+	if (s->proxy)
+		vm_dbus_proxy_emit_completion(s->proxy, result);
+	else
+		vm_dbus_legacy_emit_completion(s->legacy, result);
+}
+
+static gboolean on_watchdog(gpointer data)
+{
+	Slot *s = data;
+
+	s->watchdog = 0;
+	g_warning("%s: no answer from the worker after %u s", s->cfg.name,
+		  s->cfg.timeout + WATCHDOG_EXTRA_SECONDS);
+	slot_handle(s, SLOT_EV_WATCHDOG, &(struct slot_event_data){ .exit_code = -1 }, NULL);
+	return G_SOURCE_REMOVE;
+}
+
+static void watchdog_set(Slot *s, gboolean on)
+{
+	if (s->watchdog)
+		g_source_remove(s->watchdog);
+	s->watchdog = on ? g_timeout_add_seconds(s->cfg.timeout + WATCHDOG_EXTRA_SECONDS,
+						 on_watchdog, s)
+			 : 0;
+}
+
+static void send_request(Slot *s, uint32_t type)
+{
+	struct vm_msg m;
+
+	vm_msg_init(&m, type);
+	/* A failed send means the worker is going: WORKER_GONE follows. */
+	worker_proc_send(s->worker, &m);
+}
+
+/* The properties that follow from the state and the event. */
+static void update_properties(Slot *s, enum slot_event ev, const struct slot_event_data *d)
+{
+	gboolean active = s->state == SLOT_ACTIVE || s->state == SLOT_DEACTIVATING;
+
+	vm_dbus_process_set_active(s->process, active);
+	if (ev == SLOT_EV_MOUNT)
+		vm_dbus_process_set_exit_code(s->process, -1);
+	else if (d->exit_code >= 0)
+		vm_dbus_process_set_exit_code(s->process, d->exit_code);
+
+	if (ev == SLOT_EV_MOUNTED && s->state == SLOT_ACTIVE) {
+		vm_dbus_mount_point_set_image_url(s->mount_point, d->image_url ? d->image_url : "");
+		vm_dbus_mount_point_set_write_protected(s->mount_point, d->read_only);
+		vm_dbus_mount_point_set_media_type(s->mount_point, media_type_name(d->media));
+	} else if (!active && s->state != SLOT_ACTIVATING) {
+		vm_dbus_mount_point_set_image_url(s->mount_point, "");
+		vm_dbus_mount_point_set_write_protected(s->mount_point, TRUE);
+		vm_dbus_mount_point_set_media_type(s->mount_point, "");
+		vm_dbus_mount_point_set_remaining_inactivity_timeout(s->mount_point, 0);
+		vm_dbus_stats_set_read_io(s->stats, 0);
+		vm_dbus_stats_set_write_io(s->stats, 0);
+	}
+}
+
+static void reject(Slot *s, GDBusMethodInvocation *inv, int error)
+{
+	const char *why;
+
+	switch (s->state) {
+	case SLOT_READY: why = "nothing is mounted"; break;
+	case SLOT_ACTIVE: why = "an image is mounted: unmount it first"; break;
+	case SLOT_UNAVAILABLE: why = "the slot's worker is not ready"; break;
+	default: why = "an operation is under way"; break;
+	}
+	g_dbus_method_invocation_return_error(inv, VM_ERROR, vm_error_from_errno(error), "%s: %s",
+					      s->cfg.name, why);
+}
+
+/* Look the event up in the table and carry out the action. */
+static void slot_handle(Slot *s, enum slot_event ev, const struct slot_event_data *d,
+			GDBusMethodInvocation *inv)
+{
+	struct slot_transition t = slot_state_step(s->state, ev);
+	enum slot_state old = s->state;
+
+	if (t.action == SLOT_ACT_REJECT) {
+		g_message("%s: %s refused while %s", s->cfg.name, slot_event_to_str(ev),
+			  slot_state_to_str(s->state));
+		reject(s, inv, t.error);
+		return;
+	}
+	s->state = t.next;
+	if (old != s->state)
+		g_message("%s: %s -> %s (%s)", s->cfg.name, slot_state_to_str(old),
+			  slot_state_to_str(s->state), slot_event_to_str(ev));
+
+	switch (t.action) {
+	case SLOT_ACT_NONE:
+	case SLOT_ACT_REJECT:
+		break;
+	case SLOT_ACT_START_MOUNT:
+		s->pending_error = 0;
+		watchdog_set(s, TRUE);
+		send_request(s, VM_MSG_MOUNT_PROXY);
+		break;
+	case SLOT_ACT_START_UNMOUNT:
+		s->pending_error = 0;
+		watchdog_set(s, TRUE);
+		send_request(s, VM_MSG_UNMOUNT);
+		break;
+	case SLOT_ACT_COMPLETE:
+		watchdog_set(s, FALSE);
+		emit_completion(s, s->pending_error ? s->pending_error : d->error);
+		s->pending_error = 0;
+		break;
+	case SLOT_ACT_ABORT:
+		s->pending_error = t.error;
+		watchdog_set(s, TRUE);
+		send_request(s, VM_MSG_UNMOUNT);
+		break;
+	case SLOT_ACT_KILL_WORKER:
+		watchdog_set(s, FALSE);
+		emit_completion(s, t.error);
+		s->pending_error = 0;
+		worker_proc_kill(s->worker);
+		break;
+	}
+	update_properties(s, ev, d);
+	if (inv) /* Mount and Unmount answer "started" */
+		g_dbus_method_invocation_return_value(inv, g_variant_new("(b)", TRUE));
+}
+
+/* --- the worker ------------------------------------------------------------------- */
+
+static void on_worker_message(struct vm_msg *m, gpointer data)
+{
+	Slot *s = data;
+	struct slot_event_data d = { .exit_code = -1 };
+	enum slot_event ev;
+	struct vm_cursor c;
+
+	vm_cursor_init(&c, m);
+	switch (m->type) {
+	case VM_MSG_READY:
+		if (vm_cursor_u32(&c) != VM_MSG_VERSION) {
+			g_critical("%s: the worker speaks another protocol version", s->cfg.name);
+			return;
+		}
+		ev = SLOT_EV_WORKER_READY;
+		break;
+	case VM_MSG_MOUNTED:
+		d.error = vm_cursor_i32(&c);
+		d.exit_code = vm_cursor_i32(&c);
+		d.media = vm_cursor_u32(&c);
+		d.read_only = vm_cursor_u32(&c) != 0;
+		d.image_url = vm_cursor_str(&c);
+		ev = d.error ? SLOT_EV_MOUNT_FAILED : SLOT_EV_MOUNTED;
+		break;
+	case VM_MSG_UNMOUNTED:
+	case VM_MSG_LOST:
+		d.error = vm_cursor_i32(&c);
+		d.exit_code = vm_cursor_i32(&c);
+		ev = m->type == VM_MSG_LOST ? SLOT_EV_LOST : SLOT_EV_UNMOUNTED;
+		break;
+	default:
+		ev = SLOT_EVENT_MAX;
+		break;
+	}
+	if (ev == SLOT_EVENT_MAX || !vm_cursor_end(&c) || m->fd >= 0 || d.error < 0) {
+		g_critical("%s: malformed %s from the worker", s->cfg.name,
+			   vm_msg_type_to_str(m->type));
+		worker_proc_kill(s->worker);
+		return;
+	}
+	slot_handle(s, ev, &d, NULL);
+}
+
+static void on_worker_gone(gpointer data)
+{
+	Slot *s = data;
+
+	slot_handle(s, SLOT_EV_WORKER_GONE,
+		    &(struct slot_event_data){ .error = ECONNRESET, .exit_code = -1 }, NULL);
+	if (s->stopped) {
+		GFunc done = s->stopped;
+		s->stopped = NULL;
+		done(s, s->stopped_data);
+	}
+}
+
+/* --- D-Bus methods ------------------------------------------------------------------ */
+
+static gboolean on_proxy_mount(VmDbusProxy *iface, GDBusMethodInvocation *inv, gpointer data)
+{
+	slot_handle(data, SLOT_EV_MOUNT, &(struct slot_event_data){ .exit_code = -1 }, inv);
+	return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean on_unmount(GDBusInterfaceSkeleton *iface, GDBusMethodInvocation *inv, gpointer data)
+{
+	slot_handle(data, SLOT_EV_UNMOUNT, &(struct slot_event_data){ .exit_code = -1 }, inv);
+	return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean on_legacy_mount(VmDbusLegacy *iface, GDBusMethodInvocation *inv, const char *url,
+				gboolean rw, GVariant *fd, gpointer data)
+{
+	Slot *s = data;
+	struct slot_transition t = slot_state_step(s->state, SLOT_EV_MOUNT);
+
+	if (t.action == SLOT_ACT_REJECT) {
+		reject(s, inv, t.error);
+		return G_DBUS_METHOD_INVOCATION_HANDLED;
+	}
+	/* The Legacy data path (https://, smb://) is not built yet. */
+	g_dbus_method_invocation_return_error(inv, VM_ERROR, VM_ERROR_FAILED,
+					      "%s: Legacy mounts are not supported yet", s->cfg.name);
+	return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* --- life cycle ---------------------------------------------------------------------- */
+
+Slot *slot_new(const struct vm_slot_config *cfg, const char *config_path,
+	       const char *worker_program, GDBusObjectManagerServer *manager)
+{
+	Slot *s = g_new0(Slot, 1);
+	g_autofree char *path = NULL;
+
+	s->cfg = *cfg;
+	s->state = SLOT_UNAVAILABLE;
+	s->manager = g_object_ref(manager);
+
+	path = g_strdup_printf(OBJECT_ROOT "/%s/%s", vm_mode_to_str(cfg->mode), cfg->name);
+	s->object = vm_dbus_object_skeleton_new(path);
+
+	s->process = vm_dbus_process_skeleton_new();
+	vm_dbus_process_set_active(s->process, FALSE);
+	vm_dbus_process_set_exit_code(s->process, -1);
+
+	s->mount_point = vm_dbus_mount_point_skeleton_new();
+	vm_dbus_mount_point_set_endpoint_id(s->mount_point, cfg->endpoint_id);
+	vm_dbus_mount_point_set_mode(s->mount_point, (guchar)cfg->mode);
+	vm_dbus_mount_point_set_device(s->mount_point, cfg->nbd_device);
+	vm_dbus_mount_point_set_socket(s->mount_point, cfg->unix_socket);
+	vm_dbus_mount_point_set_timeout(s->mount_point, (guint16)cfg->timeout);
+	vm_dbus_mount_point_set_block_size(s->mount_point, (guint16)cfg->block_size);
+	vm_dbus_mount_point_set_remaining_inactivity_timeout(s->mount_point, 0);
+	vm_dbus_mount_point_set_image_url(s->mount_point, "");
+	vm_dbus_mount_point_set_write_protected(s->mount_point, TRUE);
+	vm_dbus_mount_point_set_media_type(s->mount_point, "");
+
+	s->stats = vm_dbus_stats_skeleton_new();
+
+	vm_dbus_object_skeleton_set_process(s->object, s->process);
+	vm_dbus_object_skeleton_set_mount_point(s->object, s->mount_point);
+	vm_dbus_object_skeleton_set_stats(s->object, s->stats);
+	if (cfg->mode == VM_MODE_PROXY) {
+		s->proxy = vm_dbus_proxy_skeleton_new();
+		g_signal_connect(s->proxy, "handle-mount", G_CALLBACK(on_proxy_mount), s);
+		g_signal_connect(s->proxy, "handle-unmount", G_CALLBACK(on_unmount), s);
+		vm_dbus_object_skeleton_set_proxy(s->object, s->proxy);
+	} else {
+		s->legacy = vm_dbus_legacy_skeleton_new();
+		g_signal_connect(s->legacy, "handle-mount", G_CALLBACK(on_legacy_mount), s);
+		g_signal_connect(s->legacy, "handle-unmount", G_CALLBACK(on_unmount), s);
+		vm_dbus_object_skeleton_set_legacy(s->object, s->legacy);
+	}
+	g_dbus_object_manager_server_export(manager, G_DBUS_OBJECT_SKELETON(s->object));
+
+	s->worker = worker_proc_new(worker_program, config_path, cfg->name, on_worker_message,
+				    on_worker_gone, s);
+	return s;
+}
+
+void slot_start(Slot *s)
+{
+	worker_proc_start(s->worker);
+}
+
+void slot_stop(Slot *s, GFunc done, gpointer user_data)
+{
+	watchdog_set(s, FALSE);
+	if (worker_proc_stop(s->worker)) {
+		s->stopped = done;
+		s->stopped_data = user_data;
+	} else {
+		done(s, user_data);
+	}
+}
+
+void slot_free(Slot *s)
+{
+	if (!s)
+		return;
+	watchdog_set(s, FALSE);
+	g_clear_pointer(&s->worker, worker_proc_free);
+	g_dbus_object_manager_server_unexport(s->manager,
+					      g_dbus_object_get_object_path(G_DBUS_OBJECT(s->object)));
+	g_clear_object(&s->process);
+	g_clear_object(&s->mount_point);
+	g_clear_object(&s->stats);
+	g_clear_object(&s->proxy);
+	g_clear_object(&s->legacy);
+	g_clear_object(&s->object);
+	g_clear_object(&s->manager);
+	g_free(s);
+}

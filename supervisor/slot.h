@@ -1,0 +1,20 @@
+/* One slot of the configuration: its D-Bus object (Process, MountPoint, Stats
+ * and Proxy or Legacy), its state machine, its watchdog and its worker. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "common/config.h"
+
+typedef struct _Slot Slot;
+
+Slot *slot_new(const struct vm_slot_config *cfg, const char *config_path,
+	       const char *worker_program, GDBusObjectManagerServer *manager);
+/* Starts the worker; the slot becomes usable when it reports ready. */
+void slot_start(Slot *s);
+/* Shutdown: the worker cleans up and exits.  Calls done() once it has
+ * (at once if there was none). */
+void slot_stop(Slot *s, GFunc done, gpointer user_data);
+void slot_free(Slot *s);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Slot, slot_free)

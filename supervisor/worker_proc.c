@@ -1,0 +1,166 @@
+/* A slot's worker process: see worker_proc.h. */
+#include "supervisor/worker_proc.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/channel.h"
+
+/* A worker that dies sooner than this after its start is restarted after a
+ * growing delay, so that a broken installation does not spin. */
+#define QUICK_DEATH_US (10 * G_USEC_PER_SEC)
+#define MAX_BACKOFF_S 30
+
+struct _WorkerProc {
+	char *program;
+	char *config_path;
+	char *slot;
+	WorkerProcMessageFunc on_message;
+	WorkerProcGoneFunc on_gone;
+	gpointer user_data;
+
+	GSubprocess *proc;
+	VmChannel *ch;
+	GCancellable *cancel;
+	gint64 started_at;
+	guint backoff_s;
+	guint restart_timer;
+	gboolean stopping;
+};
+
+static void on_channel_message(VmChannel *ch, struct vm_msg *m, gpointer data)
+{
+	WorkerProc *wp = data;
+	wp->on_message(m, wp->user_data);
+}
+
+static void on_closed(VmChannel *ch, int error, gpointer data)
+{
+	WorkerProc *wp = data;
+
+	vm_channel_free(wp->ch);
+	wp->ch = NULL;
+	/* A worker that closes its socket is of no use: make sure it is gone;
+	 * on_worker_exit follows. */
+	if (wp->proc && !wp->stopping)
+		g_subprocess_force_exit(wp->proc);
+}
+
+static gboolean on_restart_timer(gpointer data)
+{
+	WorkerProc *wp = data;
+
+	wp->restart_timer = 0;
+	worker_proc_start(wp);
+	return G_SOURCE_REMOVE;
+}
+
+static void on_worker_exit(GObject *src, GAsyncResult *res, gpointer data)
+{
+	GSubprocess *proc = G_SUBPROCESS(src);
+	WorkerProc *wp = data;
+	gboolean quick;
+
+	if (!g_subprocess_wait_finish(proc, res, NULL))
+		return; /* cancelled: wp is gone */
+	if (g_subprocess_get_if_signaled(proc))
+		g_warning("%s: the worker was killed by signal %d", wp->slot,
+			  g_subprocess_get_term_sig(proc));
+	else if (!wp->stopping || g_subprocess_get_exit_status(proc) != 0)
+		g_warning("%s: the worker exited with status %d", wp->slot,
+			  g_subprocess_get_exit_status(proc));
+
+	g_clear_object(&wp->proc);
+	g_clear_pointer(&wp->ch, vm_channel_free);
+	wp->on_gone(wp->user_data);
+	if (wp->stopping)
+		return;
+
+	quick = g_get_monotonic_time() - wp->started_at < QUICK_DEATH_US;
+	wp->backoff_s = quick ? MIN(MAX(wp->backoff_s * 2, 1), MAX_BACKOFF_S) : 0;
+	if (wp->backoff_s)
+		g_message("%s: restarting the worker in %u s", wp->slot, wp->backoff_s);
+	wp->restart_timer = g_timeout_add_seconds(wp->backoff_s, on_restart_timer, wp);
+}
+
+void worker_proc_start(WorkerProc *wp)
+{
+	g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_INHERIT);
+	g_autoptr(GError) error = NULL;
+	int sv[2];
+
+	g_return_if_fail(!wp->proc && !wp->stopping);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		g_warning("%s: socketpair: %s", wp->slot, g_strerror(errno));
+		return;
+	}
+	g_subprocess_launcher_take_fd(l, sv[1], 3);
+	wp->proc = g_subprocess_launcher_spawn(l, &error, wp->program, "--config", wp->config_path,
+					       "--slot", wp->slot, NULL);
+	if (!wp->proc) {
+		g_warning("%s: cannot start the worker: %s", wp->slot, error->message);
+		close(sv[0]);
+		wp->backoff_s = MIN(MAX(wp->backoff_s * 2, 1), MAX_BACKOFF_S);
+		wp->restart_timer = g_timeout_add_seconds(wp->backoff_s, on_restart_timer, wp);
+		return;
+	}
+	wp->started_at = g_get_monotonic_time();
+	wp->ch = vm_channel_new(sv[0], wp->slot, on_channel_message, on_closed, wp);
+	g_subprocess_wait_async(wp->proc, wp->cancel, on_worker_exit, wp);
+}
+
+WorkerProc *worker_proc_new(const char *program, const char *config_path, const char *slot,
+			    WorkerProcMessageFunc on_message, WorkerProcGoneFunc on_gone,
+			    gpointer user_data)
+{
+	WorkerProc *wp = g_new0(WorkerProc, 1);
+
+	wp->program = g_strdup(program);
+	wp->config_path = g_strdup(config_path);
+	wp->slot = g_strdup(slot);
+	wp->on_message = on_message;
+	wp->on_gone = on_gone;
+	wp->user_data = user_data;
+	wp->cancel = g_cancellable_new();
+	return wp;
+}
+
+int worker_proc_send(WorkerProc *wp, const struct vm_msg *m)
+{
+	return vm_channel_send(wp->ch, m);
+}
+
+void worker_proc_kill(WorkerProc *wp)
+{
+	if (wp->proc)
+		g_subprocess_send_signal(wp->proc, SIGKILL);
+}
+
+gboolean worker_proc_stop(WorkerProc *wp)
+{
+	wp->stopping = TRUE;
+	if (wp->restart_timer)
+		g_source_remove(wp->restart_timer);
+	wp->restart_timer = 0;
+	g_clear_pointer(&wp->ch, vm_channel_free);
+	return wp->proc != NULL;
+}
+
+void worker_proc_free(WorkerProc *wp)
+{
+	if (!wp)
+		return;
+	worker_proc_stop(wp);
+	g_cancellable_cancel(wp->cancel);
+	if (wp->proc)
+		g_subprocess_force_exit(wp->proc);
+	g_clear_object(&wp->proc);
+	g_clear_object(&wp->cancel);
+	g_free(wp->program);
+	g_free(wp->config_path);
+	g_free(wp->slot);
+	g_free(wp);
+}

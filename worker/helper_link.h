@@ -1,0 +1,22 @@
+/* The worker's link to its gadget-helper: the setuid program that alone writes
+ * configfs.  One request at a time; the helper is (re)started when needed. */
+#pragma once
+
+#include <glib.h>
+
+#include "common/msg.h"
+
+typedef struct _HelperLink HelperLink;
+
+/* error: 0 or a positive errno; udc: the UDC the gadget was bound to ("" otherwise). */
+typedef void (*HelperReplyFunc)(int error, const char *udc, gpointer user_data);
+
+HelperLink *helper_link_new(const char *config_path);
+void helper_link_free(HelperLink *h);
+
+/* Send a GADGET_* request; the reply comes through cb.  At most one request
+ * may be outstanding. */
+void helper_link_request(HelperLink *h, const struct vm_msg *req, HelperReplyFunc cb,
+			 gpointer user_data);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HelperLink, helper_link_free)

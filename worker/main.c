@@ -1,0 +1,68 @@
+/* vmedia-worker: the worker of one slot.
+ *
+ * Started by the supervisor (or by systemd as vmedia-worker@SLOT) with a
+ * SOCK_SEQPACKET socket to the supervisor on fd 3.  Runs nbd-client for the
+ * slot's NBD device and asks its gadget-helper to expose that device to the
+ * host.  Exits when the supervisor goes away, after cleaning up. */
+#include <glib-unix.h>
+#include <locale.h>
+#include <stdlib.h>
+
+#include "common/config.h"
+#include "worker/worker.h"
+
+#define SUPERVISOR_FD 3
+
+static gboolean on_signal(gpointer w)
+{
+	worker_shutdown(w);
+	return G_SOURCE_REMOVE;
+}
+
+int main(int argc, char **argv)
+{
+	g_autofree char *config_path = NULL, *slot_name = NULL;
+	GOptionEntry entries[] = {
+		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Configuration file", "FILE" },
+		{ "slot", 's', 0, G_OPTION_ARG_STRING, &slot_name, "The slot to serve", "NAME" },
+		{ NULL },
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new("- the worker of one virtual media slot");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GMainLoop) loop = NULL;
+	g_autoptr(Worker) w = NULL;
+	g_autofree struct vm_config *cfg = g_new0(struct vm_config, 1);
+	const struct vm_slot_config *slot;
+	char err[512];
+
+	setlocale(LC_ALL, "");
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+		g_printerr("vmedia-worker: %s\n", error->message);
+		return 2;
+	}
+	if (!config_path)
+		config_path = g_strdup(VM_CONFIG_DEFAULT_PATH);
+	if (vm_config_load(config_path, cfg, err, sizeof err) < 0) {
+		g_printerr("vmedia-worker: %s\n", err);
+		return 1;
+	}
+	slot = slot_name ? vm_config_find_slot(cfg, slot_name) : NULL;
+	if (!slot) {
+		g_printerr("vmedia-worker: %s: no slot named \"%s\"\n", config_path,
+			   slot_name ? slot_name : "");
+		return 2;
+	}
+	g_set_prgname("vmedia-worker");
+
+	loop = g_main_loop_new(NULL, FALSE);
+	w = worker_new(config_path, slot, SUPERVISOR_FD, loop, &error);
+	if (!w) {
+		g_printerr("vmedia-worker: %s: %s\n", slot->name, error->message);
+		return 1;
+	}
+	g_unix_signal_add(SIGTERM, on_signal, w);
+	g_unix_signal_add(SIGINT, on_signal, w);
+	g_main_loop_run(loop);
+	return 0;
+}

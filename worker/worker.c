@@ -1,0 +1,478 @@
+/* The worker of one slot.
+ *
+ * It does not script "mount" and "unmount" as sequences of callbacks.  It keeps
+ * what it wants (want_mounted) and what is (a child running, the device
+ * attached, its media known, a gadget exposed), and after every event
+ * worker_advance() takes the one next step that brings the two closer.  So a
+ * failure at any point, an Unmount in the middle of a Mount, a child that dies
+ * or a supervisor that goes away all end in the same teardown, in the same
+ * order: gadget first (the host lets go), then the NBD device, then the child.
+ * Each request gets exactly one answer, sent when the slot is settled.
+ */
+#include "worker/worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "common/channel.h"
+#include "worker/helper_link.h"
+#include "worker/nbd_client.h"
+#include "worker/nbd_device.h"
+
+/* Seconds to wait after each step of stopping the child: NBD_DISCONNECT, then
+ * SIGTERM, then SIGKILL. */
+#define STOP_GRACE_SECONDS 3
+
+/* The request being served, answered when the slot has settled. */
+enum worker_op {
+	OP_NONE,    /* idle, or mounted */
+	OP_STARTUP, /* cleaning what a previous instance left; answered with READY */
+	OP_MOUNT,
+	OP_UNMOUNT,
+};
+
+struct _Worker {
+	const struct vm_slot_config *slot;
+	GMainLoop *loop;
+	VmChannel *supervisor;
+	HelperLink *helper;
+	NbdDevice *dev;
+
+	enum worker_op op;
+	gboolean busy;          /* something is, or may be, set up */
+	gboolean want_mounted;
+	int error;              /* the first error of this attempt (positive errno) */
+
+	NbdClient *child;
+	gboolean child_running;
+	int exit_code;          /* the child's, -1 while it has not exited */
+
+	gboolean connected;     /* the device has a size */
+	gboolean lost_connection;
+	gboolean media_known;
+	int media;
+	GCancellable *detecting;
+
+	gboolean gadget_exposed;
+	gboolean gadget_maybe_stale; /* a crash may have left one: clean up by name */
+	gboolean helper_busy;
+	gboolean mount_reported;
+
+	int stop_stage;         /* 0 none, 1 disconnect sent, 2 SIGTERM sent, 3 SIGKILL sent */
+	guint stop_timer;
+	gboolean supervisor_gone;
+};
+
+static void worker_advance(Worker *w);
+
+static void send_msg(Worker *w, struct vm_msg *m)
+{
+	if (!w->supervisor_gone)
+		vm_channel_send(w->supervisor, m);
+}
+
+static void reply_mounted(Worker *w, int error)
+{
+	struct vm_msg m;
+
+	vm_msg_init(&m, VM_MSG_MOUNTED);
+	vm_msg_put_i32(&m, error);
+	vm_msg_put_i32(&m, w->exit_code);
+	vm_msg_put_u32(&m, error ? VM_MEDIA_DISK : (uint32_t)w->media);
+	vm_msg_put_u32(&m, 1); /* Proxy media are read-only */
+	vm_msg_put_str(&m, "");
+	send_msg(w, &m);
+	w->mount_reported = TRUE;
+}
+
+static void reply_done(Worker *w, uint32_t type, int error)
+{
+	struct vm_msg m;
+
+	vm_msg_init(&m, type);
+	vm_msg_put_i32(&m, error);
+	vm_msg_put_i32(&m, w->exit_code);
+	send_msg(w, &m);
+}
+
+static void reply_ready(Worker *w)
+{
+	struct vm_msg m;
+
+	vm_msg_init(&m, VM_MSG_READY);
+	vm_msg_put_u32(&m, VM_MSG_VERSION);
+	send_msg(w, &m);
+}
+
+/* Give up on being mounted: the first error is the one reported. */
+static void fail(Worker *w, int error, const char *what)
+{
+	if (w->want_mounted || !w->error)
+		g_warning("%s: %s: %s", w->slot->name, what, g_strerror(error));
+	if (!w->error)
+		w->error = error;
+	w->want_mounted = FALSE;
+}
+
+/* --- events -------------------------------------------------------------------- */
+
+static void on_child_exit(int exit_code, gpointer data)
+{
+	Worker *w = data;
+
+	g_message("%s: nbd-client exited with %d", w->slot->name, exit_code);
+	w->child_running = FALSE;
+	w->exit_code = exit_code;
+	w->connected = nbd_device_size(w->dev) > 0;
+	if (w->want_mounted) {
+		if (w->mount_reported || w->lost_connection)
+			fail(w, ECONNRESET, "the NBD connection ended");
+		else if (w->connected || w->media_known)
+			fail(w, ECONNRESET, "nbd-client ended during the mount");
+		else
+			fail(w, nbd_client_diagnose(w->child, w->slot->unix_socket),
+			     "nbd-client could not connect");
+	}
+	worker_advance(w);
+}
+
+static void on_size(guint64 size, gpointer data)
+{
+	Worker *w = data;
+	gboolean connected = size > 0;
+
+	if (connected == w->connected)
+		return;
+	g_message("%s: %s %s (%" G_GUINT64_FORMAT " bytes)", w->slot->name, w->slot->nbd_device,
+		  connected ? "attached" : "detached", size);
+	w->connected = connected;
+	if (!connected && w->want_mounted) {
+		w->lost_connection = TRUE;
+		fail(w, ECONNRESET, "the NBD device went away");
+	}
+	worker_advance(w);
+}
+
+static void on_media(GObject *src, GAsyncResult *res, gpointer data)
+{
+	Worker *w = data;
+	g_autoptr(GError) error = NULL;
+	int media = nbd_device_detect_media_finish(w->dev, res, &error);
+
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return; /* w is gone */
+	g_clear_object(&w->detecting);
+	if (media < 0) {
+		fail(w, EIO, error->message);
+	} else {
+		switch (w->slot->media) {
+		case VM_MEDIA_POLICY_CDROM: media = VM_MEDIA_CDROM; break;
+		case VM_MEDIA_POLICY_DISK: media = VM_MEDIA_DISK; break;
+		case VM_MEDIA_POLICY_AUTO: break;
+		}
+		w->media = media;
+		w->media_known = TRUE;
+		g_message("%s: the image will be shown as a %s", w->slot->name, vm_media_to_str(media));
+	}
+	worker_advance(w);
+}
+
+static void on_gadget_created(int error, const char *udc, gpointer data)
+{
+	Worker *w = data;
+
+	w->helper_busy = FALSE;
+	if (error) {
+		fail(w, error, "the USB gadget could not be created");
+	} else {
+		w->gadget_exposed = TRUE;
+		g_message("%s: the host sees %s on %s", w->slot->name, w->slot->nbd_device, udc);
+	}
+	worker_advance(w);
+}
+
+static void on_gadget_removed(int error, const char *udc, gpointer data)
+{
+	Worker *w = data;
+
+	w->helper_busy = FALSE;
+	/* Nothing better to do than go on: the device is disconnected next, and
+	 * the host sees the media go away all the same. */
+	if (error)
+		g_warning("%s: the USB gadget could not be removed: %s", w->slot->name,
+			  g_strerror(error));
+	w->gadget_exposed = FALSE;
+	w->gadget_maybe_stale = FALSE;
+	worker_advance(w);
+}
+
+static gboolean on_stop_timer(gpointer data)
+{
+	Worker *w = data;
+
+	w->stop_timer = 0;
+	w->connected = nbd_device_size(w->dev) > 0;
+	worker_advance(w);
+	return G_SOURCE_REMOVE;
+}
+
+/* --- steps ----------------------------------------------------------------------- */
+
+static void gadget_request(Worker *w, uint32_t type, HelperReplyFunc cb)
+{
+	struct vm_msg m;
+
+	vm_msg_init(&m, type);
+	vm_msg_put_str(&m, w->slot->name);
+	if (type == VM_MSG_GADGET_CREATE) {
+		vm_msg_put_str(&m, w->slot->nbd_device);
+		vm_msg_put_u32(&m, 1);
+		vm_msg_put_u32(&m, (uint32_t)w->media);
+	}
+	w->helper_busy = TRUE;
+	helper_link_request(w->helper, &m, cb, w);
+}
+
+static void start_child(Worker *w)
+{
+	g_autoptr(GError) error = NULL;
+
+	w->child = nbd_client_spawn(w->slot, on_child_exit, w, &error);
+	if (!w->child) {
+		fail(w, ENOEXEC, error->message);
+		return;
+	}
+	w->child_running = TRUE;
+}
+
+/* One step further in stopping the child, each after a grace period. */
+static void stop_child(Worker *w)
+{
+	if (w->stop_timer)
+		return;
+	switch (w->stop_stage) {
+	case 0:
+		if (w->connected) {
+			int r = nbd_device_disconnect(w->dev);
+			if (r < 0)
+				g_warning("%s: cannot disconnect %s: %s", w->slot->name,
+					  w->slot->nbd_device, g_strerror(-r));
+			break;
+		}
+		w->stop_stage++;
+		/* still connecting: nothing to disconnect */
+		/* fall through */
+	case 1:
+		nbd_client_kill(w->child, SIGTERM);
+		break;
+	default:
+		nbd_client_kill(w->child, SIGKILL);
+		break;
+	}
+	w->stop_stage++;
+	w->stop_timer = g_timeout_add_seconds(STOP_GRACE_SECONDS, on_stop_timer, w);
+}
+
+/* The slot is clean: answer the request that led here. */
+static void settle(Worker *w)
+{
+	enum worker_op op = w->op;
+
+	g_clear_pointer(&w->child, nbd_client_free);
+	if (w->stop_timer)
+		g_source_remove(w->stop_timer);
+	w->stop_timer = 0;
+	w->stop_stage = 0;
+	w->busy = FALSE;
+	w->op = OP_NONE;
+	w->media_known = FALSE;
+	w->lost_connection = FALSE;
+
+	switch (op) {
+	case OP_STARTUP:
+		g_message("%s: ready", w->slot->name);
+		reply_ready(w);
+		break;
+	case OP_MOUNT:
+		reply_mounted(w, w->error ? w->error : EIO);
+		break;
+	case OP_UNMOUNT:
+		g_message("%s: unmounted", w->slot->name);
+		reply_done(w, VM_MSG_UNMOUNTED, 0);
+		break;
+	case OP_NONE:
+		g_message("%s: the media went away: %s", w->slot->name, g_strerror(w->error));
+		reply_done(w, VM_MSG_LOST, w->error ? w->error : EIO);
+		break;
+	}
+	w->error = 0;
+	if (w->supervisor_gone)
+		g_main_loop_quit(w->loop);
+}
+
+static void worker_advance(Worker *w)
+{
+	if (!w->busy || w->helper_busy || w->detecting)
+		return; /* an answer is on its way: it calls us again */
+
+	if (w->want_mounted) {
+		if (!w->child)
+			start_child(w);
+		else if (!w->connected)
+			; /* wait for the kernel to announce the device */
+		else if (!w->media_known) {
+			w->detecting = g_cancellable_new();
+			nbd_device_detect_media_async(w->dev, w->detecting, on_media, w);
+		} else if (!w->gadget_exposed)
+			gadget_request(w, VM_MSG_GADGET_CREATE, on_gadget_created);
+		else if (w->op == OP_MOUNT) {
+			g_message("%s: mounted", w->slot->name);
+			reply_mounted(w, 0);
+			w->op = OP_NONE;
+		}
+		if (!w->want_mounted) /* a step above failed */
+			worker_advance(w);
+		return;
+	}
+
+	/* tearing down: the host lets go first, then the device, then the child */
+	if (w->gadget_maybe_stale)
+		gadget_request(w, VM_MSG_GADGET_CLEANUP, on_gadget_removed);
+	else if (w->gadget_exposed)
+		gadget_request(w, VM_MSG_GADGET_REMOVE, on_gadget_removed);
+	else if (w->child_running || w->connected) {
+		if (w->child_running)
+			stop_child(w);
+		else if (!w->stop_timer) {
+			/* attached with no client of ours: left by a crash */
+			g_warning("%s: %s is attached with no nbd-client of ours: disconnecting",
+				  w->slot->name, w->slot->nbd_device);
+			nbd_device_disconnect(w->dev);
+			w->stop_timer = g_timeout_add_seconds(STOP_GRACE_SECONDS, on_stop_timer, w);
+		}
+	} else
+		settle(w);
+}
+
+/* --- requests from the supervisor ------------------------------------------------ */
+
+static void handle_mount(Worker *w)
+{
+	if (w->busy) {
+		reply_mounted(w, EBUSY);
+		return;
+	}
+	g_message("%s: mounting %s on %s", w->slot->name, w->slot->unix_socket, w->slot->nbd_device);
+	w->busy = TRUE;
+	w->op = OP_MOUNT;
+	w->want_mounted = TRUE;
+	w->mount_reported = FALSE;
+	w->error = 0;
+	w->exit_code = -1;
+	worker_advance(w);
+}
+
+static void handle_unmount(Worker *w)
+{
+	if (!w->busy) {
+		reply_done(w, VM_MSG_UNMOUNTED, 0);
+		return;
+	}
+	g_message("%s: unmounting", w->slot->name);
+	if (w->op == OP_MOUNT) {
+		/* the Mount is answered now; the Unmount when all is clean */
+		reply_mounted(w, ECANCELED);
+		w->error = ECANCELED;
+	}
+	w->op = OP_UNMOUNT;
+	w->want_mounted = FALSE;
+	worker_advance(w);
+}
+
+static void on_supervisor_message(VmChannel *ch, struct vm_msg *m, gpointer data)
+{
+	Worker *w = data;
+	struct vm_cursor c;
+
+	vm_cursor_init(&c, m);
+	switch (m->type) {
+	case VM_MSG_MOUNT_PROXY:
+		if (!vm_cursor_end(&c) || m->fd >= 0 || w->slot->mode != VM_MODE_PROXY)
+			break;
+		handle_mount(w);
+		return;
+	case VM_MSG_UNMOUNT:
+		if (!vm_cursor_end(&c) || m->fd >= 0)
+			break;
+		handle_unmount(w);
+		return;
+	default:
+		break;
+	}
+	/* The supervisor is our only peer: a message we cannot take is a bug. */
+	g_critical("%s: unexpected %s from the supervisor", w->slot->name,
+		   vm_msg_type_to_str(m->type));
+	if (m->type == VM_MSG_MOUNT_LEGACY || m->type == VM_MSG_MOUNT_PROXY)
+		reply_mounted(w, EINVAL);
+}
+
+void worker_shutdown(Worker *w)
+{
+	w->supervisor_gone = TRUE;
+	w->want_mounted = FALSE;
+	if (w->busy)
+		worker_advance(w);
+	else
+		g_main_loop_quit(w->loop);
+}
+
+static void on_supervisor_closed(VmChannel *ch, int error, gpointer data)
+{
+	Worker *w = data;
+
+	g_message("%s: the supervisor has gone; cleaning up", w->slot->name);
+	worker_shutdown(w);
+}
+
+Worker *worker_new(const char *config_path, const struct vm_slot_config *slot, int supervisor_fd,
+		   GMainLoop *loop, GError **error)
+{
+	g_autoptr(Worker) w = g_new0(Worker, 1);
+
+	w->slot = slot;
+	w->loop = loop;
+	w->exit_code = -1;
+	w->dev = nbd_device_new(slot->nbd_device, on_size, w, error);
+	if (!w->dev) {
+		close(supervisor_fd);
+		return NULL;
+	}
+	w->helper = helper_link_new(config_path);
+	w->supervisor = vm_channel_new(supervisor_fd, "supervisor", on_supervisor_message,
+				       on_supervisor_closed, w);
+
+	/* Whatever a previous instance left is cleaned before we say READY. */
+	w->connected = nbd_device_size(w->dev) > 0;
+	w->busy = TRUE;
+	w->op = OP_STARTUP;
+	w->gadget_maybe_stale = TRUE;
+	worker_advance(w);
+	return g_steal_pointer(&w);
+}
+
+void worker_free(Worker *w)
+{
+	if (!w)
+		return;
+	if (w->detecting)
+		g_cancellable_cancel(w->detecting);
+	g_clear_object(&w->detecting);
+	if (w->stop_timer)
+		g_source_remove(w->stop_timer);
+	g_clear_pointer(&w->child, nbd_client_free);
+	g_clear_pointer(&w->helper, helper_link_free);
+	g_clear_pointer(&w->supervisor, vm_channel_free);
+	g_clear_pointer(&w->dev, nbd_device_free);
+	g_free(w);
+}
