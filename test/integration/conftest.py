@@ -1,0 +1,76 @@
+"""pytest fixtures for the tests inside the virtual BMC (see vmtest.py)."""
+import os
+import tempfile
+
+import pytest
+
+import vmtest
+
+
+def pytest_configure(config):
+    if not os.path.isdir(vmtest.GADGETS):
+        raise pytest.UsageError("these tests run inside the virtual BMC: test/integration/run")
+
+
+@pytest.fixture(scope="session")
+def workdir():
+    d = tempfile.mkdtemp(prefix="vmtest-")
+    yield d
+
+
+@pytest.fixture(scope="session")
+def bus(workdir):
+    b = vmtest.DBusDaemon(workdir)
+    yield b
+    b.stop()
+
+
+@pytest.fixture(scope="session")
+def iso(workdir):
+    return vmtest.make_iso(os.path.join(workdir, "a.iso"), 2, "IMAGE_A")
+
+
+@pytest.fixture(scope="session")
+def iso_b(workdir):
+    return vmtest.make_iso(os.path.join(workdir, "b.iso"), 3, "IMAGE_B")
+
+
+@pytest.fixture(scope="session")
+def disk(workdir):
+    return vmtest.make_disk(os.path.join(workdir, "disk.img"), 4)
+
+
+@pytest.fixture
+def service_factory(bus, workdir, request):
+    """Start the service with a config of the given slots; stopped (and checked) after."""
+    started = []
+
+    def start(slots, **kw):
+        cfg = vmtest.write_config(os.path.join(workdir, f"config-{len(started)}.json"), slots, **kw)
+        log = os.path.join(workdir, f"service-{request.node.name}.log")
+        svc = vmtest.Service(bus, cfg, log)
+        started.append(svc)
+        return svc
+
+    yield start
+    for svc in started:
+        rc = svc.stop()
+        if request.node.rep_call_failed if hasattr(request.node, "rep_call_failed") else False:
+            print(svc.log_text())
+        assert rc == 0, f"the service exited with {rc}:\n{svc.log_text()}"
+        for slot in svc.slots.values():
+            slot.assert_clean()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when == "call":
+        item.rep_call_failed = rep.failed
+
+
+@pytest.fixture
+def service(service_factory):
+    """Two Proxy slots then two Legacy, as the shipped config."""
+    return service_factory({"Slot_0": (0, 0), "Slot_1": (0, 1), "Slot_2": (1, 2), "Slot_3": (1, 3)})
