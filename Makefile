@@ -89,7 +89,7 @@ UNIT_LIBS   := $(B)/libvmsupervisor.a $(B)/libvmworker.a $(B)/libvmhelper.a $(B)
 
 $(B)/test/%: test/unit/%.c $(UNIT_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS_ALL) -o $@ $(filter %.c %.a,$^) $(PKG_LIBS)
 
 # The same unit tests, every object rebuilt with AddressSanitizer and UBSan.
 SAN_FLAGS   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer

@@ -71,7 +71,7 @@ static bool socket_path_valid(const char *s)
 	size_t n = strlen(s);
 	return n > 1 && n <= VM_SOCKET_PATH_MAX && s[0] == '/' && s[n - 1] != '/' &&
 	       !strstr(s, "/../") && !strstr(s, "/./") && !strstr(s, "//") &&
-	       strcmp(s + n - 3, "/..") != 0 && strcmp(s + n - 2, "/.") != 0 &&
+	       (n < 3 || strcmp(s + n - 3, "/..") != 0) && strcmp(s + n - 2, "/.") != 0 &&
 	       all_chars_in(s, "/._-");
 }
 

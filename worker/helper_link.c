@@ -15,6 +15,7 @@ struct _HelperLink {
 	GSubprocess *proc;
 	VmChannel *ch;
 	guint replies_to_skip; /* the HELLO's */
+	guint generation;
 	HelperReplyFunc cb;
 	gpointer user_data;
 };
@@ -86,6 +87,7 @@ static int helper_start(HelperLink *h)
 		close(sv[0]);
 		return -ENOEXEC;
 	}
+	h->generation++;
 	h->ch = vm_channel_new(sv[0], "gadget-helper", on_channel_message, on_closed, h);
 	vm_msg_init(&hello, VM_MSG_HELLO);
 	vm_msg_put_u32(&hello, VM_MSG_VERSION);
@@ -113,6 +115,11 @@ void helper_link_free(HelperLink *h)
 	g_free(h->config_path);
 	g_free(h->program);
 	g_free(h);
+}
+
+guint helper_link_generation(HelperLink *h)
+{
+	return h->generation + !vm_channel_is_open(h->ch); /* the next request starts a new one */
 }
 
 static gboolean fail_later(gpointer data)

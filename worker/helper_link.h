@@ -19,4 +19,8 @@ void helper_link_free(HelperLink *h);
 void helper_link_request(HelperLink *h, const struct vm_msg *req, HelperReplyFunc cb,
 			 gpointer user_data);
 
+/* Counts the helper's starts: a gadget created by an earlier helper must be
+ * removed with GADGET_CLEANUP, since a new helper has not exposed anything. */
+guint helper_link_generation(HelperLink *h);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HelperLink, helper_link_free)

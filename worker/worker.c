@@ -55,6 +55,7 @@ struct _Worker {
 	GCancellable *detecting;
 
 	gboolean gadget_exposed;
+	guint gadget_helper_generation; /* of the helper that exposed it */
 	gboolean gadget_maybe_stale; /* a crash may have left one: clean up by name */
 	gboolean helper_busy;
 	gboolean mount_reported;
@@ -187,6 +188,7 @@ static void on_gadget_created(int error, const char *udc, gpointer data)
 		fail(w, error, "the USB gadget could not be created");
 	} else {
 		w->gadget_exposed = TRUE;
+		w->gadget_helper_generation = helper_link_generation(w->helper);
 		g_message("%s: the host sees %s on %s", w->slot->name, w->slot->nbd_device, udc);
 	}
 	worker_advance(w);
@@ -337,6 +339,8 @@ static void worker_advance(Worker *w)
 	}
 
 	/* tearing down: the host lets go first, then the device, then the child */
+	if (w->gadget_exposed && w->gadget_helper_generation != helper_link_generation(w->helper))
+		w->gadget_maybe_stale = TRUE; /* the helper that exposed it has gone */
 	if (w->gadget_maybe_stale)
 		gadget_request(w, VM_MSG_GADGET_CLEANUP, on_gadget_removed);
 	else if (w->gadget_exposed)
