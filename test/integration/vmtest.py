@@ -324,23 +324,11 @@ class Slot:
         return os.path.join(GADGETS, f"vmedia_{self.name}")
 
     def host_device(self):
-        """The host-side block device of this slot's gadget, or None."""
-        model = f"VM {self.name}"[:16]
-        for dev in glob.glob("/sys/block/s[dr]*"):
-            try:
-                with open(os.path.join(dev, "device/model")) as f:
-                    if f.read().strip() != model.strip():
-                        continue
-                with open(os.path.join(dev, "size")) as f:
-                    if int(f.read()) == 0:
-                        continue
-            except OSError:
-                continue
-            return "/dev/" + os.path.basename(dev)
-        return None
+        return host_device(self.name)
 
     def wait_host_device(self, timeout=30.0):
         return wait_for(f"{self.name}'s device on the host", self.host_device, timeout)
+
 
     def assert_clean(self):
         """Nothing of a mount is left: the helper said so, the kernel must agree."""
@@ -350,6 +338,24 @@ class Slot:
         out = subprocess.run(["pgrep", "-f", f"nbd-client.*{self.device}$"],
                              capture_output=True, text=True).stdout
         assert out == "", f"nbd-client still runs: {out}"
+
+
+def host_device(slot_name):
+    """The host-side block device of a slot's gadget (found by the SCSI model
+    the gadget-helper sets: "VM <slot>"), or None."""
+    model = f"VM {slot_name}"[:16]
+    for dev in glob.glob("/sys/block/s[dr]*"):
+        try:
+            with open(os.path.join(dev, "device/model")) as f:
+                if f.read().strip() != model.strip():
+                    continue
+            with open(os.path.join(dev, "size")) as f:
+                if int(f.read()) == 0:
+                    continue
+        except OSError:
+            continue
+        return "/dev/" + os.path.basename(dev)
+    return None
 
 
 def errno_name(e):
