@@ -33,16 +33,22 @@ wait_completion() {
 step "A system bus, and the service with the shipped configuration (conf/config.json)"
 cat > "$work/bus.conf" <<EOF
 <busconfig><type>system</type><listen>unix:path=$work/bus</listen><auth>EXTERNAL</auth>
-<policy context="default"><allow user="*"/><allow own="*"/><allow send_destination="*"/></policy>
+<policy context="default"><allow user="*"/><allow own="*"/><allow send_destination="*"/>
+<allow receive_sender="*"/></policy>
 </busconfig>
 EOF
-dbus-daemon --nofork --config-file="$work/bus.conf" & bus=$!
+dbus-daemon --nofork --config-file="$work/bus.conf" 2> "$work/bus.log" & bus=$!
 export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$work/bus"
 while [ ! -S "$work/bus" ]; do sleep 0.05; done
 mkdir -p /run/virtual-media
 build/vmedia-supervisor --config conf/config.json 2> "$work/service.log" & svc=$!
-while ! busctl --system status $BUS >/dev/null 2>&1; do sleep 0.05; done
-sleep 0.5
+i=0
+until busctl --system list --no-legend 2>/dev/null | grep -q "^$BUS "; do
+	i=$((i + 1))
+	[ $i -lt 300 ] || { echo "the service did not start:" >&2; cat "$work/service.log" >&2; exit 1; }
+	sleep 0.05
+done
+sleep 0.5 # the workers report ready
 busctl --system tree $BUS
 busctl --system introspect $BUS $OBJ | sed -n '/^xyz/,$p'
 
