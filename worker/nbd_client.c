@@ -1,4 +1,4 @@
-/* nbd-client for a Proxy slot: see nbd_client.h. */
+/* nbd-client: see nbd_client.h. */
 #include "worker/nbd_client.h"
 
 #include <errno.h>
@@ -9,102 +9,32 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define STDERR_KEEP 2048 /* bytes of nbd-client's output kept for the diagnosis */
-
-struct _NbdClient {
-	GSubprocess *proc;
-	GDataInputStream *err;
-	GCancellable *cancel;
-	GString *output;
-	char *slot;
-	gboolean exited;
-	NbdClientExitFunc on_exit;
-	gpointer user_data;
-};
-
-static void on_line(GObject *src, GAsyncResult *res, gpointer data)
+Child *nbd_client_spawn(const struct vm_slot_config *slot, gboolean read_only,
+			ChildExitFunc on_exit, gpointer user_data, GError **error)
 {
-	NbdClient *c = data;
-	g_autoptr(GError) error = NULL;
-	g_autofree char *line = g_data_input_stream_read_line_finish(G_DATA_INPUT_STREAM(src), res,
-								   NULL, &error);
-	if (!line)
-		return; /* EOF, or cancelled by nbd_client_free (c may be gone) */
-	g_message("%s: nbd-client: %s", c->slot, line);
-	if (c->output->len < STDERR_KEEP)
-		g_string_append_printf(c->output, "%s\n", line);
-	g_data_input_stream_read_line_async(c->err, G_PRIORITY_DEFAULT, c->cancel, on_line, c);
-}
-
-static void on_wait(GObject *src, GAsyncResult *res, gpointer data)
-{
-	NbdClient *c = data;
-	GSubprocess *proc = G_SUBPROCESS(src);
-	int code;
-
-	if (!g_subprocess_wait_finish(proc, res, NULL))
-		return; /* cancelled: c is gone */
-	code = g_subprocess_get_if_signaled(proc) ? 128 + g_subprocess_get_term_sig(proc)
-						  : g_subprocess_get_exit_status(proc);
-	c->exited = TRUE;
-	c->on_exit(code, c->user_data);
-}
-
-NbdClient *nbd_client_spawn(const struct vm_slot_config *slot, NbdClientExitFunc on_exit,
-			    gpointer user_data, GError **error)
-{
-	g_autoptr(NbdClient) c = g_new0(NbdClient, 1);
 	g_autofree char *timeout = g_strdup_printf("%u", slot->timeout);
 	g_autofree char *bs = g_strdup_printf("%u", slot->block_size);
-	g_autoptr(GSubprocessLauncher) l =
-		g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-					  G_SUBPROCESS_FLAGS_STDERR_MERGE);
-
-	c->slot = g_strdup(slot->name);
-	c->on_exit = on_exit;
-	c->user_data = user_data;
-	c->output = g_string_new(NULL);
-	c->cancel = g_cancellable_new();
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	Child *c;
 
 	/* -n: stay in the foreground, so its exit means the device is gone;
 	 * -L: ioctl mode: with netlink, nbd-client 3.24 exits right after setup. */
-	c->proc = g_subprocess_launcher_spawn(l, error, "nbd-client", "-N", "", "-b", bs,
-					      "-t", timeout, "-n", "-L", "-u", slot->unix_socket,
-					      slot->nbd_device, NULL);
-	if (!c->proc)
-		return NULL;
-	g_message("%s: started nbd-client (pid %s) on %s for %s", slot->name,
-		  g_subprocess_get_identifier(c->proc), slot->nbd_device, slot->unix_socket);
+	const char *fixed[] = { "nbd-client", "-b", bs, "-t", timeout, "-n", "-L" };
 
-	/* stderr merged into the stdout pipe: one stream to log and diagnose */
-	c->err = g_data_input_stream_new(g_subprocess_get_stdout_pipe(c->proc));
-	g_data_input_stream_read_line_async(c->err, G_PRIORITY_DEFAULT, c->cancel, on_line, c);
-	g_subprocess_wait_async(c->proc, c->cancel, on_wait, c);
-	return g_steal_pointer(&c);
-}
+	for (guint i = 0; i < G_N_ELEMENTS(fixed); i++)
+		g_ptr_array_add(argv, (char *)fixed[i]);
+	if (read_only)
+		g_ptr_array_add(argv, "-R");
+	g_ptr_array_add(argv, "-u");
+	g_ptr_array_add(argv, (char *)slot->unix_socket);
+	g_ptr_array_add(argv, (char *)slot->nbd_device);
+	g_ptr_array_add(argv, NULL);
+	c = child_spawn(slot->name, (const char *const *)argv->pdata, NULL, 0, on_exit, user_data, error);
 
-void nbd_client_kill(NbdClient *c, int sig)
-{
-	if (c && c->proc && !c->exited)
-		g_subprocess_send_signal(c->proc, sig);
-}
-
-void nbd_client_free(NbdClient *c)
-{
-	if (!c)
-		return;
-	g_cancellable_cancel(c->cancel);
-	if (c->proc && !c->exited) {
-		/* never leave a client behind; GLib reaps it */
-		g_subprocess_force_exit(c->proc);
-	}
-	g_clear_object(&c->err);
-	g_clear_object(&c->proc);
-	g_clear_object(&c->cancel);
-	if (c->output)
-		g_string_free(c->output, TRUE);
-	g_free(c->slot);
-	g_free(c);
+	if (c)
+		g_message("%s: started nbd-client (pid %s) on %s for %s", slot->name, child_pid(c),
+			  slot->nbd_device, slot->unix_socket);
+	return c;
 }
 
 int vm_errno_from_text(const char *text)
@@ -147,13 +77,13 @@ static int probe_socket(const char *path)
 	return r;
 }
 
-int nbd_client_diagnose(NbdClient *c, const char *socket_path)
+int nbd_client_diagnose(Child *c, const char *socket_path)
 {
 	int e = probe_socket(socket_path);
 
 	if (e)
 		return e;
 	/* The socket accepts: the failure came later (handshake, device). */
-	e = vm_errno_from_text(c->output->str);
+	e = vm_errno_from_text(child_output(c));
 	return e ? e : EPROTO;
 }

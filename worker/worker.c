@@ -44,7 +44,7 @@ struct _Worker {
 	gboolean want_mounted;
 	int error;              /* the first error of this attempt (positive errno) */
 
-	NbdClient *child;
+	Child *child;
 	gboolean child_running;
 	int exit_code;          /* the child's, -1 while it has not exited */
 
@@ -240,7 +240,7 @@ static void start_child(Worker *w)
 {
 	g_autoptr(GError) error = NULL;
 
-	w->child = nbd_client_spawn(w->slot, on_child_exit, w, &error);
+	w->child = nbd_client_spawn(w->slot, TRUE, on_child_exit, w, &error);
 	if (!w->child) {
 		fail(w, ENOEXEC, error->message);
 		return;
@@ -266,10 +266,10 @@ static void stop_child(Worker *w)
 		/* still connecting: nothing to disconnect */
 		/* fall through */
 	case 1:
-		nbd_client_kill(w->child, SIGTERM);
+		child_kill(w->child, SIGTERM);
 		break;
 	default:
-		nbd_client_kill(w->child, SIGKILL);
+		child_kill(w->child, SIGKILL);
 		break;
 	}
 	w->stop_stage++;
@@ -281,7 +281,7 @@ static void settle(Worker *w)
 {
 	enum worker_op op = w->op;
 
-	g_clear_pointer(&w->child, nbd_client_free);
+	g_clear_pointer(&w->child, child_free);
 	if (w->stop_timer)
 		g_source_remove(w->stop_timer);
 	w->stop_timer = 0;
@@ -474,7 +474,7 @@ void worker_free(Worker *w)
 	g_clear_object(&w->detecting);
 	if (w->stop_timer)
 		g_source_remove(w->stop_timer);
-	g_clear_pointer(&w->child, nbd_client_free);
+	g_clear_pointer(&w->child, child_free);
 	g_clear_pointer(&w->helper, helper_link_free);
 	g_clear_pointer(&w->supervisor, vm_channel_free);
 	g_clear_pointer(&w->dev, nbd_device_free);
