@@ -32,7 +32,7 @@ LDFLAGS_ALL  = -pie -Wl,-z,relro,-z,now,--as-needed $(LDFLAGS)
 DBUS_XML    := supervisor/xyz.openbmc_project.VirtualMedia.xml
 
 COMMON_SRC  := common/msg.c common/config.c
-COMMON_GLIB_SRC := common/channel.c common/paths.c
+COMMON_GLIB_SRC := common/channel.c common/paths.c common/image_url.c
 SUPERVISOR_SRC := $(filter-out supervisor/main.c,$(wildcard supervisor/*.c))
 WORKER_SRC  := $(filter-out worker/main.c,$(wildcard worker/*.c))
 HELPER_SRC  := $(filter-out gadget-helper/main.c,$(wildcard gadget-helper/*.c))

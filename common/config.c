@@ -98,6 +98,40 @@ static int get_string(struct ctx *c, json_t *v, const char *key, char *out, size
 	return 0;
 }
 
+static int get_bool(struct ctx *c, json_t *v, const char *key, bool *out)
+{
+	if (!json_is_boolean(v))
+		return fail(c, key, "must be true or false");
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int get_abs_path(struct ctx *c, json_t *v, const char *key, char *out, size_t size)
+{
+	int r = get_string(c, v, key, out, size);
+
+	if (r == 0 && out[0] != '/')
+		return fail(c, key, "must be an absolute path");
+	return r;
+}
+
+/* The keys a slot may have and the top level may set for all slots. */
+static int parse_tls_key(struct ctx *c, const char *key, json_t *v, const char *path,
+			 struct vm_slot_config *s, bool *known)
+{
+	*known = true;
+	if (strcmp(key, "CAFile") == 0)
+		return get_abs_path(c, v, path, s->ca_file, sizeof s->ca_file);
+	if (strcmp(key, "CAPath") == 0)
+		return get_abs_path(c, v, path, s->ca_path, sizeof s->ca_path);
+	if (strcmp(key, "AllowHTTP") == 0)
+		return get_bool(c, v, path, &s->allow_http);
+	if (strcmp(key, "AllowRedirects") == 0)
+		return get_bool(c, v, path, &s->allow_redirects);
+	*known = false;
+	return 0;
+}
+
 static int parse_slot_key(struct ctx *c, const char *key, json_t *v, const char *path,
 			  struct vm_slot_config *s, unsigned *seen)
 {
@@ -105,10 +139,13 @@ static int parse_slot_key(struct ctx *c, const char *key, json_t *v, const char 
 		"EndpointId", "Mode", "NBDDevice", "UnixSocket", "Timeout", "BlockSize",
 		"InactivityTimeout", "Media",
 	};
+	bool known;
 	unsigned mode, bit;
 	char media[16];
 	int r;
 
+	if ((r = parse_tls_key(c, key, v, path, s, &known)) < 0 || known)
+		return r;
 	for (bit = 0; bit < sizeof keys / sizeof *keys; bit++)
 		if (strcmp(key, keys[bit]) == 0)
 			break;
@@ -167,8 +204,8 @@ static int parse_slot_key(struct ctx *c, const char *key, json_t *v, const char 
 	return -EINVAL;
 }
 
-static int parse_slot(struct ctx *c, const char *name, json_t *obj, unsigned global_inactivity,
-		      struct vm_slot_config *s)
+static int parse_slot(struct ctx *c, const char *name, json_t *obj,
+		      const struct vm_slot_config *defaults, struct vm_slot_config *s)
 {
 	/* keys that must be present: bits 0..5 of parse_slot_key's table */
 	const unsigned required = 0x3f;
@@ -188,10 +225,8 @@ static int parse_slot(struct ctx *c, const char *name, json_t *obj, unsigned glo
 	if (!json_is_object(obj))
 		return fail(c, path, "must be an object");
 
-	memset(s, 0, sizeof *s);
+	*s = *defaults;
 	memcpy(s->name, name, strlen(name) + 1);
-	s->inactivity_timeout = global_inactivity;
-	s->media = VM_MEDIA_POLICY_AUTO;
 
 	json_object_foreach(obj, key, v) {
 		snprintf(path, sizeof path, "MountPoints.%s.%s", name, key);
@@ -260,16 +295,23 @@ static int parse_root(struct ctx *c, json_t *root, struct vm_config *cfg)
 
 	if (!json_is_object(root))
 		return fail(c, "(top level)", "must be an object");
-	json_object_foreach(root, key, v)
-		if (strcmp(key, "InactivityTimeout") && strcmp(key, "MountPoints") &&
-		    strcmp(key, "AllowedUDCs"))
+	json_object_foreach(root, key, v) {
+		bool known = !strcmp(key, "InactivityTimeout") || !strcmp(key, "MountPoints") ||
+			     !strcmp(key, "AllowedUDCs");
+
+		if (!known && ((r = parse_tls_key(c, key, v, key, &cfg->defaults, &known)) < 0))
+			return r;
+		if (!known)
 			return fail(c, key, "unknown key");
+	}
 
 	v = json_object_get(root, "InactivityTimeout");
 	if (!v)
 		return fail(c, "InactivityTimeout", "missing");
 	if ((r = get_uint(c, v, "InactivityTimeout", 0, 65535, &cfg->inactivity_timeout)) < 0)
 		return r;
+	cfg->defaults.inactivity_timeout = cfg->inactivity_timeout;
+	cfg->defaults.media = VM_MEDIA_POLICY_AUTO;
 	if ((v = json_object_get(root, "AllowedUDCs")) && (r = parse_udcs(c, v, cfg)) < 0)
 		return r;
 
@@ -281,7 +323,7 @@ static int parse_root(struct ctx *c, json_t *root, struct vm_config *cfg)
 	if (json_object_size(mps) == 0 || json_object_size(mps) > VM_MAX_SLOTS)
 		return fail(c, "MountPoints", "must have 1 to %d slots", VM_MAX_SLOTS);
 	json_object_foreach(mps, key, v) {
-		if ((r = parse_slot(c, key, v, cfg->inactivity_timeout, &cfg->slots[cfg->n_slots])) < 0)
+		if ((r = parse_slot(c, key, v, &cfg->defaults, &cfg->slots[cfg->n_slots])) < 0)
 			return r;
 		cfg->n_slots++;
 	}

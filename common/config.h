@@ -40,10 +40,16 @@ struct vm_slot_config {
 	unsigned block_size;         /* 512, 1024, 2048 or 4096 */
 	unsigned inactivity_timeout; /* seconds, 0 = never; the global value unless overridden */
 	enum vm_media_policy media;
+	/* Legacy https:// images; the global value unless the slot overrides it */
+	char ca_file[256];     /* a CA bundle to verify servers with ("": the system's) */
+	char ca_path[256];     /* a directory of hashed CA certificates ("": none) */
+	bool allow_http;       /* plain http:// (no TLS) is refused unless this is set */
+	bool allow_redirects;  /* an HTTP redirect is refused unless this is set */
 };
 
 struct vm_config {
 	unsigned inactivity_timeout;
+	struct vm_slot_config defaults; /* the global CAFile, CAPath, AllowHTTP, AllowRedirects */
 	size_t n_udcs; /* 0: any free UDC may be used */
 	char udcs[VM_MAX_UDCS][VM_UDC_NAME_MAX + 1];
 	size_t n_slots;

@@ -3,6 +3,10 @@
 
 #include <errno.h>
 
+#include <gio/gunixfdlist.h>
+#include <unistd.h>
+
+#include "common/image_url.h"
 #include "supervisor/error.h"
 #include "supervisor/slot_state.h"
 #include "supervisor/worker_proc.h"
@@ -25,6 +29,13 @@ struct _Slot {
 	VmDbusStats *stats;
 	VmDbusProxy *proxy;   /* Proxy slots */
 	VmDbusLegacy *legacy; /* Legacy slots */
+	gboolean legacy_mode;
+
+	/* the Legacy mount being started */
+	char *url;
+	gboolean rw;
+	int cred_fd;        /* passed on to the worker, -1 for none */
+	int request_error;  /* a refused request: Completion(this) instead */
 
 	WorkerProc *worker;
 	GFunc stopped;
@@ -86,6 +97,46 @@ static void send_request(Slot *s, uint32_t type)
 	vm_msg_init(&m, type);
 	/* A failed send means the worker is going: WORKER_GONE follows. */
 	worker_proc_send(s->worker, &m);
+}
+
+static gboolean on_refused_request(gpointer data)
+{
+	Slot *s = data;
+	struct slot_event_data d = { .error = s->request_error, .exit_code = -1 };
+
+	s->request_error = 0;
+	slot_handle(s, SLOT_EV_MOUNT_FAILED, &d, NULL);
+	return G_SOURCE_REMOVE;
+}
+
+static void clear_request(Slot *s)
+{
+	g_clear_pointer(&s->url, g_free);
+	if (s->cred_fd >= 0)
+		close(s->cred_fd);
+	s->cred_fd = -1;
+}
+
+static void send_mount(Slot *s)
+{
+	struct vm_msg m;
+
+	if (s->request_error) {
+		/* Mount answered "started"; the refusal comes as its Completion */
+		g_idle_add(on_refused_request, s);
+		clear_request(s);
+		return;
+	}
+	if (!s->legacy_mode) {
+		send_request(s, VM_MSG_MOUNT_PROXY);
+		return;
+	}
+	vm_msg_init(&m, VM_MSG_MOUNT_LEGACY);
+	vm_msg_put_str(&m, s->url);
+	vm_msg_put_u32(&m, s->rw);
+	m.fd = s->cred_fd;
+	worker_proc_send(s->worker, &m);
+	clear_request(s);
 }
 
 /* The properties that follow from the state and the event. */
@@ -152,7 +203,7 @@ static void slot_handle(Slot *s, enum slot_event ev, const struct slot_event_dat
 	case SLOT_ACT_START_MOUNT:
 		s->pending_error = 0;
 		watchdog_set(s, TRUE);
-		send_request(s, VM_MSG_MOUNT_PROXY);
+		send_mount(s);
 		break;
 	case SLOT_ACT_START_UNMOUNT:
 		s->pending_error = 0;
@@ -253,19 +304,66 @@ static gboolean on_unmount(GDBusInterfaceSkeleton *iface, GDBusMethodInvocation 
 	return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* Why a Legacy request cannot be served (an errno for its Completion), or 0. */
+static int check_legacy_request(Slot *s, const char *url, gboolean rw, GError **error)
+{
+	VmImageUrl u;
+	int e = 0;
+
+	if (!vm_image_url_parse(url, &u, error))
+		return EINVAL;
+	if (u.scheme == VM_URL_SMB) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "smb:// is not supported yet");
+		e = EINVAL;
+	} else if (u.scheme == VM_URL_HTTP && !s->cfg.allow_http) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+			    "plain http:// is refused: use https://, or set AllowHTTP in the configuration");
+		e = EINVAL;
+	} else if (rw) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_READ_ONLY,
+			    "an image over http(s) cannot be written: mount it read-only");
+		e = EROFS;
+	}
+	vm_image_url_clear(&u);
+	return e;
+}
+
 static gboolean on_legacy_mount(VmDbusLegacy *iface, GDBusMethodInvocation *inv, const char *url,
 				gboolean rw, GVariant *fd, gpointer data)
 {
 	Slot *s = data;
-	struct slot_transition t = slot_state_step(s->state, SLOT_EV_MOUNT);
+	GUnixFDList *fds = g_dbus_message_get_unix_fd_list(g_dbus_method_invocation_get_message(inv));
+	g_autoptr(GError) error = NULL;
+	int cred_fd = -1;
 
-	if (t.action == SLOT_ACT_REJECT) {
-		reject(s, inv, t.error);
+	/* the fd: a unix fd (a pipe), or the int -1 for none */
+	if (g_variant_is_of_type(fd, G_VARIANT_TYPE_HANDLE)) {
+		gint32 index = g_variant_get_handle(fd);
+
+		if (!fds || index < 0 || index >= g_unix_fd_list_get_length(fds) ||
+		    (cred_fd = g_unix_fd_list_get(fds, index, NULL)) < 0) {
+			g_dbus_method_invocation_return_error(inv, VM_ERROR, VM_ERROR_INVALID_ARGUMENT,
+							      "%s: no file descriptor with the call",
+							      s->cfg.name);
+			return G_DBUS_METHOD_INVOCATION_HANDLED;
+		}
+	} else if (!g_variant_is_of_type(fd, G_VARIANT_TYPE_INT32) || g_variant_get_int32(fd) != -1) {
+		g_dbus_method_invocation_return_error(inv, VM_ERROR, VM_ERROR_INVALID_ARGUMENT,
+						      "%s: fd must hold a unix fd or the int32 -1",
+						      s->cfg.name);
 		return G_DBUS_METHOD_INVOCATION_HANDLED;
 	}
-	/* The Legacy data path (https://, smb://) is not built yet. */
-	g_dbus_method_invocation_return_error(inv, VM_ERROR, VM_ERROR_FAILED,
-					      "%s: Legacy mounts are not supported yet", s->cfg.name);
+
+	clear_request(s);
+	s->request_error = check_legacy_request(s, url, rw, &error);
+	if (s->request_error)
+		g_warning("%s: Mount refused: %s", s->cfg.name, error->message);
+	s->url = g_strdup(url);
+	s->rw = rw;
+	s->cred_fd = cred_fd;
+	slot_handle(s, SLOT_EV_MOUNT, &(struct slot_event_data){ .exit_code = -1 }, inv);
+	if (s->state != SLOT_ACTIVATING) /* refused: the request goes nowhere */
+		clear_request(s);
 	return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -279,6 +377,8 @@ Slot *slot_new(const struct vm_slot_config *cfg, const char *config_path,
 
 	s->cfg = *cfg;
 	s->state = SLOT_UNAVAILABLE;
+	s->legacy_mode = cfg->mode == VM_MODE_LEGACY;
+	s->cred_fd = -1;
 	s->manager = g_object_ref(manager);
 
 	path = g_strdup_printf(OBJECT_ROOT "/%s/%s", vm_mode_to_str(cfg->mode), cfg->name);
@@ -344,6 +444,7 @@ void slot_free(Slot *s)
 	if (!s)
 		return;
 	watchdog_set(s, FALSE);
+	clear_request(s);
 	g_clear_pointer(&s->worker, worker_proc_free);
 	g_dbus_object_manager_server_unexport(s->manager,
 					      g_dbus_object_get_object_path(G_DBUS_OBJECT(s->object)));

@@ -16,9 +16,15 @@
 #include <unistd.h>
 
 #include "common/channel.h"
+#include "common/image_url.h"
+#include "worker/credentials.h"
 #include "worker/helper_link.h"
 #include "worker/nbd_client.h"
 #include "worker/nbd_device.h"
+#include "worker/nbdkit.h"
+
+/* How long bmcweb may take to write the credentials into the pipe. */
+#define CREDENTIALS_TIMEOUT_MS 5000
 
 /* Seconds to wait after each step of stopping the child: NBD_DISCONNECT, then
  * SIGTERM, then SIGKILL. */
@@ -44,7 +50,18 @@ struct _Worker {
 	gboolean want_mounted;
 	int error;              /* the first error of this attempt (positive errno) */
 
-	Child *child;
+	/* Legacy: the image's source, served by nbdkit on the slot's socket */
+	gboolean legacy;
+	char *url;
+	gboolean rw;
+	int cred_fd;            /* the credentials pipe, until read */
+	struct vm_credentials *creds;
+	GCancellable *reading;
+	Nbdkit *server;
+	gboolean server_running;
+	gboolean server_ready;
+
+	Child *child;           /* nbd-client */
 	gboolean child_running;
 	int exit_code;          /* the child's, -1 while it has not exited */
 
@@ -81,8 +98,8 @@ static void reply_mounted(Worker *w, int error)
 	vm_msg_put_i32(&m, error);
 	vm_msg_put_i32(&m, w->exit_code);
 	vm_msg_put_u32(&m, error ? VM_MEDIA_DISK : (uint32_t)w->media);
-	vm_msg_put_u32(&m, 1); /* Proxy media are read-only */
-	vm_msg_put_str(&m, "");
+	vm_msg_put_u32(&m, !w->rw);
+	vm_msg_put_str(&m, w->url ? w->url : "");
 	send_msg(w, &m);
 	w->mount_reported = TRUE;
 }
@@ -124,6 +141,11 @@ static void on_child_exit(int exit_code, gpointer data)
 
 	g_message("%s: nbd-client exited with %d", w->slot->name, exit_code);
 	w->child_running = FALSE;
+	/* the next step of the teardown, if any, starts afresh */
+	if (w->stop_timer)
+		g_source_remove(w->stop_timer);
+	w->stop_timer = 0;
+	w->stop_stage = 0;
 	w->exit_code = exit_code;
 	w->connected = nbd_device_size(w->dev) > 0;
 	if (w->want_mounted) {
@@ -131,10 +153,50 @@ static void on_child_exit(int exit_code, gpointer data)
 			fail(w, ECONNRESET, "the NBD connection ended");
 		else if (w->connected || w->media_known)
 			fail(w, ECONNRESET, "nbd-client ended during the mount");
+		else if (w->legacy && nbdkit_diagnose(w->server))
+			fail(w, nbdkit_diagnose(w->server), "the image server refused the image");
 		else
 			fail(w, nbd_client_diagnose(w->child, w->slot->unix_socket),
 			     "nbd-client could not connect");
 	}
+	worker_advance(w);
+}
+
+static void on_server_exit(int exit_code, gpointer data)
+{
+	Worker *w = data;
+	int e = nbdkit_diagnose(w->server);
+
+	g_message("%s: nbdkit exited with %d", w->slot->name, exit_code);
+	w->server_running = FALSE;
+	if (w->want_mounted)
+		fail(w, e ? e : EIO, "nbdkit ended");
+	worker_advance(w);
+}
+
+static void on_server_ready(gpointer data)
+{
+	Worker *w = data;
+
+	w->server_ready = TRUE;
+	worker_advance(w);
+}
+
+static void on_credentials(GObject *src, GAsyncResult *res, gpointer data)
+{
+	Worker *w = data;
+	g_autoptr(GError) error = NULL;
+	struct vm_credentials *c = vm_credentials_read_finish(res, &error);
+
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return; /* w is gone */
+	g_clear_object(&w->reading);
+	if (!c) {
+		fail(w, g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) ? ETIMEDOUT : EINVAL,
+		     error->message);
+		c = g_new0(struct vm_credentials, 1);
+	}
+	w->creds = c;
 	worker_advance(w);
 }
 
@@ -240,12 +302,38 @@ static void start_child(Worker *w)
 {
 	g_autoptr(GError) error = NULL;
 
-	w->child = nbd_client_spawn(w->slot, TRUE, on_child_exit, w, &error);
+	w->child = nbd_client_spawn(w->slot, !w->rw, on_child_exit, w, &error);
 	if (!w->child) {
 		fail(w, ENOEXEC, error->message);
 		return;
 	}
 	w->child_running = TRUE;
+}
+
+static void start_server(Worker *w)
+{
+	g_autoptr(GError) error = NULL;
+
+	w->server = nbdkit_spawn_curl(w->slot, w->url, w->creds, on_server_ready, on_server_exit, w,
+				      &error);
+	vm_credentials_free(g_steal_pointer(&w->creds)); /* nbdkit has them now */
+	w->creds = g_new0(struct vm_credentials, 1);     /* (read: present = FALSE) */
+	if (!w->server) {
+		fail(w, ENOEXEC, error->message);
+		return;
+	}
+	w->server_running = TRUE;
+}
+
+static void read_credentials(Worker *w)
+{
+	if (w->cred_fd < 0) {
+		w->creds = g_new0(struct vm_credentials, 1); /* none */
+		return;
+	}
+	w->reading = g_cancellable_new();
+	vm_credentials_read_async(w->cred_fd, CREDENTIALS_TIMEOUT_MS, w->reading, on_credentials, w);
+	w->cred_fd = -1; /* the reader owns it */
 }
 
 /* One step further in stopping the child, each after a grace period. */
@@ -282,6 +370,12 @@ static void settle(Worker *w)
 	enum worker_op op = w->op;
 
 	g_clear_pointer(&w->child, child_free);
+	g_clear_pointer(&w->server, nbdkit_free);
+	vm_credentials_free(g_steal_pointer(&w->creds));
+	g_clear_pointer(&w->url, g_free);
+	w->server_ready = FALSE;
+	w->legacy = FALSE;
+	w->rw = FALSE;
 	if (w->stop_timer)
 		g_source_remove(w->stop_timer);
 	w->stop_timer = 0;
@@ -315,11 +409,17 @@ static void settle(Worker *w)
 
 static void worker_advance(Worker *w)
 {
-	if (!w->busy || w->helper_busy || w->detecting)
+	if (!w->busy || w->helper_busy || w->detecting || w->reading)
 		return; /* an answer is on its way: it calls us again */
 
 	if (w->want_mounted) {
-		if (!w->child)
+		if (w->legacy && !w->creds)
+			read_credentials(w);
+		else if (w->legacy && !w->server)
+			start_server(w);
+		else if (w->legacy && !w->server_ready)
+			; /* wait for nbdkit to listen */
+		else if (!w->child)
 			start_child(w);
 		else if (!w->connected)
 			; /* wait for the kernel to announce the device */
@@ -345,14 +445,23 @@ static void worker_advance(Worker *w)
 		gadget_request(w, VM_MSG_GADGET_CLEANUP, on_gadget_removed);
 	else if (w->gadget_exposed)
 		gadget_request(w, VM_MSG_GADGET_REMOVE, on_gadget_removed);
-	else if (w->child_running || w->connected) {
-		if (w->child_running)
-			stop_child(w);
-		else if (!w->stop_timer) {
-			/* attached with no client of ours: left by a crash */
-			g_warning("%s: %s is attached with no nbd-client of ours: disconnecting",
-				  w->slot->name, w->slot->nbd_device);
-			nbd_device_disconnect(w->dev);
+	else if (w->child_running)
+		stop_child(w);
+	else if (w->connected) {
+		/* our client has gone and the kernel's announcement is on its way; with
+		 * no client of ours, the device was left attached by a crash */
+		if (!w->stop_timer) {
+			if (!w->child) {
+				g_warning("%s: %s is attached with no nbd-client of ours: disconnecting",
+					  w->slot->name, w->slot->nbd_device);
+				nbd_device_disconnect(w->dev);
+			}
+			w->stop_timer = g_timeout_add_seconds(STOP_GRACE_SECONDS, on_stop_timer, w);
+		}
+	} else if (w->server_running) {
+		/* the device is free: the image server goes last */
+		if (!w->stop_timer) {
+			child_kill(nbdkit_child(w->server), w->stop_stage++ < 2 ? SIGTERM : SIGKILL);
 			w->stop_timer = g_timeout_add_seconds(STOP_GRACE_SECONDS, on_stop_timer, w);
 		}
 	} else
@@ -361,13 +470,20 @@ static void worker_advance(Worker *w)
 
 /* --- requests from the supervisor ------------------------------------------------ */
 
-static void handle_mount(Worker *w)
+static void handle_mount(Worker *w, const char *url, gboolean rw, int cred_fd)
 {
 	if (w->busy) {
+		if (cred_fd >= 0)
+			close(cred_fd);
 		reply_mounted(w, EBUSY);
 		return;
 	}
-	g_message("%s: mounting %s on %s", w->slot->name, w->slot->unix_socket, w->slot->nbd_device);
+	w->legacy = url != NULL;
+	w->url = g_strdup(url);
+	w->rw = rw;
+	w->cred_fd = cred_fd;
+	g_message("%s: mounting %s on %s", w->slot->name, url ? url : w->slot->unix_socket,
+		  w->slot->nbd_device);
 	w->busy = TRUE;
 	w->op = OP_MOUNT;
 	w->want_mounted = TRUE;
@@ -404,8 +520,29 @@ static void on_supervisor_message(VmChannel *ch, struct vm_msg *m, gpointer data
 	case VM_MSG_MOUNT_PROXY:
 		if (!vm_cursor_end(&c) || m->fd >= 0 || w->slot->mode != VM_MODE_PROXY)
 			break;
-		handle_mount(w);
+		handle_mount(w, NULL, FALSE, -1);
 		return;
+	case VM_MSG_MOUNT_LEGACY: {
+		const char *url = vm_cursor_str(&c);
+		uint32_t rw = vm_cursor_u32(&c);
+		g_autoptr(GError) error = NULL;
+		VmImageUrl u;
+
+		if (!vm_cursor_end(&c) || rw > 1 || w->slot->mode != VM_MODE_LEGACY)
+			break;
+		/* checked again: the supervisor is not trusted with what we run */
+		if (!vm_image_url_parse(url, &u, &error) || u.scheme == VM_URL_SMB ||
+		    (u.scheme == VM_URL_HTTP && !w->slot->allow_http) || rw) {
+			g_warning("%s: refusing %s", w->slot->name, error ? error->message : "the URL");
+			vm_image_url_clear(&u);
+			reply_mounted(w, EINVAL);
+			return;
+		}
+		vm_image_url_clear(&u);
+		handle_mount(w, url, rw, m->fd);
+		m->fd = -1; /* ours now */
+		return;
+	}
 	case VM_MSG_UNMOUNT:
 		if (!vm_cursor_end(&c) || m->fd >= 0)
 			break;
@@ -447,6 +584,7 @@ Worker *worker_new(const char *config_path, const struct vm_slot_config *slot, i
 	w->slot = slot;
 	w->loop = loop;
 	w->exit_code = -1;
+	w->cred_fd = -1;
 	w->dev = nbd_device_new(slot->nbd_device, on_size, w, error);
 	if (!w->dev) {
 		close(supervisor_fd);
@@ -474,7 +612,15 @@ void worker_free(Worker *w)
 	g_clear_object(&w->detecting);
 	if (w->stop_timer)
 		g_source_remove(w->stop_timer);
+	if (w->reading)
+		g_cancellable_cancel(w->reading);
+	g_clear_object(&w->reading);
+	if (w->cred_fd >= 0)
+		close(w->cred_fd);
 	g_clear_pointer(&w->child, child_free);
+	g_clear_pointer(&w->server, nbdkit_free);
+	vm_credentials_free(g_steal_pointer(&w->creds));
+	g_free(w->url);
 	g_clear_pointer(&w->helper, helper_link_free);
 	g_clear_pointer(&w->supervisor, vm_channel_free);
 	g_clear_pointer(&w->dev, nbd_device_free);

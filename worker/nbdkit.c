@@ -1,0 +1,183 @@
+/* nbdkit for a Legacy slot: see nbdkit.h. */
+#include "worker/nbdkit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "worker/nbd_client.h"
+
+/* Filters, outermost first.  readahead: sequential reads (an installer's)
+ * become fewer, larger requests, which a high-latency link needs.
+ * retry-request: one failed or slow reply is retried instead of becoming an
+ * I/O error on the host; not the first request (the size), so that a wrong
+ * URL fails at once. */
+#define RETRIES "5"
+#define RETRY_DELAY "2"
+
+struct _Nbdkit {
+	Child *child;
+	char *rundir;   /* private: the pid file */
+	char *pidfile;
+	GFileMonitor *monitor;
+	NbdkitReadyFunc on_ready;
+	gpointer user_data;
+	gboolean ready;
+};
+
+static void on_pidfile(GFileMonitor *m, GFile *f, GFile *other, GFileMonitorEvent ev, gpointer data)
+{
+	Nbdkit *k = data;
+
+	/* nbdkit writes its pid file once the socket listens */
+	if (k->ready || (ev != G_FILE_MONITOR_EVENT_CHANGES_DONE_HINT &&
+			 ev != G_FILE_MONITOR_EVENT_CREATED))
+		return;
+	if (!g_file_test(k->pidfile, G_FILE_TEST_EXISTS))
+		return;
+	k->ready = TRUE;
+	g_file_monitor_cancel(k->monitor);
+	k->on_ready(k->user_data);
+}
+
+Nbdkit *nbdkit_spawn_curl(const struct vm_slot_config *slot, const char *url,
+			  const struct vm_credentials *creds, NbdkitReadyFunc on_ready,
+			  ChildExitFunc on_exit, gpointer user_data, GError **error)
+{
+	g_autoptr(Nbdkit) k = g_new0(Nbdkit, 1);
+	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GFile) file = NULL;
+	gboolean https = g_str_has_prefix(url, "https:");
+	int fds[1], n_fds = 0;
+
+	k->on_ready = on_ready;
+	k->user_data = user_data;
+	k->rundir = g_dir_make_tmp("vmedia-nbdkit-XXXXXX", error);
+	if (!k->rundir)
+		return NULL;
+	k->pidfile = g_build_filename(k->rundir, "nbdkit.pid", NULL);
+	file = g_file_new_for_path(k->pidfile);
+	k->monitor = g_file_monitor_file(file, G_FILE_MONITOR_NONE, NULL, error);
+	if (!k->monitor)
+		return NULL;
+	g_signal_connect(k->monitor, "changed", G_CALLBACK(on_pidfile), k);
+
+#define ARG(...) g_ptr_array_add(argv, g_strdup_printf(__VA_ARGS__))
+	ARG("nbdkit");
+	ARG("--foreground");
+	ARG("--exit-with-parent");
+	ARG("--readonly"); /* https images are read-only */
+	ARG("--unix=%s", slot->unix_socket);
+	ARG("--pidfile=%s", k->pidfile);
+	ARG("--filter=readahead");
+	ARG("--filter=retry-request");
+	ARG("curl");
+	ARG("url=%s", url);
+	ARG("protocols=%s", https ? "https" : "http");
+	ARG("followlocation=%s", slot->allow_redirects ? "true" : "false");
+	ARG("timeout=%u", slot->timeout);
+	if (https) {
+		ARG("sslverify=true");
+		ARG("ssl-version=tlsv1.2"); /* TLS 1.2 or later */
+		if (slot->ca_file[0])
+			ARG("cainfo=%s", slot->ca_file);
+		if (slot->ca_path[0])
+			ARG("capath=%s", slot->ca_path);
+	}
+	ARG("retry-request-retries=" RETRIES);
+	ARG("retry-request-delay=" RETRY_DELAY);
+	ARG("retry-request-open=false");
+	if (creds && creds->present) {
+		int p[2];
+
+		ARG("user=%s", creds->user);
+		if (pipe2(p, O_CLOEXEC) < 0) {
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "pipe: %s",
+				    g_strerror(errno));
+			return NULL;
+		}
+		/* at most 512 bytes: the pipe's buffer takes them without blocking */
+		if (write(p[1], creds->password, strlen(creds->password)) < 0) {
+			close(p[0]);
+			close(p[1]);
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot pass the password");
+			return NULL;
+		}
+		close(p[1]);
+		fds[n_fds++] = p[0];
+		ARG("password=-3");
+	}
+#undef ARG
+	g_ptr_array_add(argv, NULL);
+
+	k->child = child_spawn(slot->name, (const char *const *)argv->pdata, fds, (guint)n_fds,
+			       on_exit, user_data, error);
+	if (!k->child)
+		return NULL;
+	g_message("%s: started nbdkit (pid %s) for %s on %s", slot->name, child_pid(k->child), url,
+		  slot->unix_socket);
+	return g_steal_pointer(&k);
+}
+
+Child *nbdkit_child(Nbdkit *k)
+{
+	return k->child;
+}
+
+void nbdkit_free(Nbdkit *k)
+{
+	if (!k)
+		return;
+	if (k->monitor)
+		g_file_monitor_cancel(k->monitor);
+	g_clear_object(&k->monitor);
+	g_clear_pointer(&k->child, child_free);
+	if (k->pidfile)
+		g_unlink(k->pidfile);
+	if (k->rundir)
+		g_rmdir(k->rundir);
+	g_free(k->pidfile);
+	g_free(k->rundir);
+	g_free(k);
+}
+
+/* curl's and nbdkit's words for what went wrong, most specific first. */
+static const struct {
+	const char *text;
+	int error;
+} curl_errors[] = {
+	{ "returned error: 404", ENOENT },
+	{ "returned error: 410", ENOENT },
+	{ "returned error: 401", EACCES },
+	{ "returned error: 403", EACCES },
+	{ "resolve host", EHOSTUNREACH },        /* "Could not resolve host" */
+	{ "Could not resolve", EHOSTUNREACH },
+	{ "certificate", EPROTO },               /* "SSL certificate problem", "server certificate verification failed" */
+	{ "SSL", EPROTO },
+	{ "TLS", EPROTO },
+	{ "handshake", EPROTO },
+	{ "Timeout was reached", ETIMEDOUT },
+	{ "timed out", ETIMEDOUT },
+	{ "Connection refused", ECONNREFUSED },
+	{ "Couldn't connect", ECONNREFUSED },
+	{ "No route to host", EHOSTUNREACH },
+	{ "Network is unreachable", ENETUNREACH },
+	{ "Protocol", EINVAL },                  /* "Protocol "http" not supported or disabled" */
+	{ "returned error: 3", EPERM },          /* a redirect we do not follow */
+	{ "returned error", EIO },
+};
+
+int vm_errno_from_curl_text(const char *text)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(curl_errors); i++)
+		if (strstr(text, curl_errors[i].text))
+			return curl_errors[i].error;
+	return vm_errno_from_text(text);
+}
+
+int nbdkit_diagnose(Nbdkit *k)
+{
+	return vm_errno_from_curl_text(child_output(k->child));
+}
