@@ -329,8 +329,12 @@ static int check_legacy_request(Slot *s, const char *url, gboolean rw, GError **
 }
 
 static gboolean on_legacy_mount(VmDbusLegacy *iface, GDBusMethodInvocation *inv, const char *url,
-				gboolean rw, GVariant *fd, gpointer data)
+				gboolean rw, GVariant *boxed_fd, gpointer data)
 {
+	/* the generated code hands "v" arguments over still boxed */
+	g_autoptr(GVariant) fd = g_variant_is_of_type(boxed_fd, G_VARIANT_TYPE_VARIANT)
+					 ? g_variant_get_variant(boxed_fd)
+					 : g_variant_ref(boxed_fd);
 	Slot *s = data;
 	GUnixFDList *fds = g_dbus_message_get_unix_fd_list(g_dbus_method_invocation_get_message(inv));
 	g_autoptr(GError) error = NULL;

@@ -5,20 +5,22 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "worker/nbd_client.h"
 
-/* Filters, outermost first.  readahead: sequential reads (an installer's)
- * become fewer, larger requests, which a high-latency link needs.
- * retry-request: one failed or slow reply is retried instead of becoming an
+/* retry-request: one failed or slow reply is retried instead of becoming an
  * I/O error on the host; not the first request (the size), so that a wrong
- * URL fails at once. */
+ * URL fails at once.  (readahead would make sequential reads fewer and larger,
+ * but nbdkit 1.32's curl plugin serializes requests and the filter says it
+ * does nothing there.) */
 #define RETRIES "5"
 #define RETRY_DELAY "2"
 
 struct _Nbdkit {
 	Child *child;
+	char *socket;
 	char *rundir;   /* private: the pid file */
 	char *pidfile;
 	GFileMonitor *monitor;
@@ -42,6 +44,22 @@ static void on_pidfile(GFileMonitor *m, GFile *f, GFile *other, GFileMonitorEven
 	k->on_ready(k->user_data);
 }
 
+/* nbdkit leaves its socket behind and will not bind over it: the slot's
+ * socket path is the worker's in Legacy mode, so an old socket there is ours. */
+static gboolean remove_stale_socket(const char *path, GError **error)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return TRUE;
+	if (!S_ISSOCK(st.st_mode)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS, "%s exists and is no socket", path);
+		return FALSE;
+	}
+	g_unlink(path);
+	return TRUE;
+}
+
 Nbdkit *nbdkit_spawn_curl(const struct vm_slot_config *slot, const char *url,
 			  const struct vm_credentials *creds, NbdkitReadyFunc on_ready,
 			  ChildExitFunc on_exit, gpointer user_data, GError **error)
@@ -54,6 +72,9 @@ Nbdkit *nbdkit_spawn_curl(const struct vm_slot_config *slot, const char *url,
 
 	k->on_ready = on_ready;
 	k->user_data = user_data;
+	if (!remove_stale_socket(slot->unix_socket, error))
+		return NULL;
+	k->socket = g_strdup(slot->unix_socket);
 	k->rundir = g_dir_make_tmp("vmedia-nbdkit-XXXXXX", error);
 	if (!k->rundir)
 		return NULL;
@@ -71,7 +92,6 @@ Nbdkit *nbdkit_spawn_curl(const struct vm_slot_config *slot, const char *url,
 	ARG("--readonly"); /* https images are read-only */
 	ARG("--unix=%s", slot->unix_socket);
 	ARG("--pidfile=%s", k->pidfile);
-	ARG("--filter=readahead");
 	ARG("--filter=retry-request");
 	ARG("curl");
 	ARG("url=%s", url);
@@ -134,6 +154,9 @@ void nbdkit_free(Nbdkit *k)
 		g_file_monitor_cancel(k->monitor);
 	g_clear_object(&k->monitor);
 	g_clear_pointer(&k->child, child_free);
+	if (k->socket)
+		remove_stale_socket(k->socket, NULL);
+	g_free(k->socket);
 	if (k->pidfile)
 		g_unlink(k->pidfile);
 	if (k->rundir)

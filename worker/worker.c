@@ -329,6 +329,7 @@ static void read_credentials(Worker *w)
 {
 	if (w->cred_fd < 0) {
 		w->creds = g_new0(struct vm_credentials, 1); /* none */
+		worker_advance(w);
 		return;
 	}
 	w->reading = g_cancellable_new();

@@ -1,0 +1,214 @@
+"""Issue 4 (https:// part): Legacy mounts through the service against a real
+nginx over TLS with a test CA, the three Mount signatures bmcweb and scripts
+send, credentials through a pipe, and a specific errno for each failure."""
+import errno
+import glob
+import os
+import shutil
+
+import pytest
+from gi.repository import Gio, GLib
+
+import servers
+import vmtest
+from vmtest import Nbdkit, sha256_file
+
+USER, PASSWORD = "vmuser", "pw,with;odd=chars-9f3kq"
+HOST = "images.test"
+
+
+@pytest.fixture(scope="module")
+def srv_dir(tmp_path_factory):
+    servers.add_hosts_entry(HOST)
+    return str(tmp_path_factory.mktemp("legacy"))
+
+
+@pytest.fixture(scope="module")
+def ca(srv_dir):
+    return servers.TestCA(srv_dir)
+
+
+@pytest.fixture(scope="module")
+def images(srv_dir):
+    d = os.path.join(srv_dir, "images")
+    os.makedirs(d)
+    vmtest.make_iso(os.path.join(d, "installer.iso"), 2, "LEGACY")
+    vmtest.make_disk(os.path.join(d, "disk.img"), 2)
+    return d
+
+
+@pytest.fixture(scope="module")
+def nginx(srv_dir, ca, images):
+    with servers.Nginx(srv_dir, ca, images, user=USER, password=PASSWORD) as n:
+        yield n
+
+
+@pytest.fixture(scope="module")
+def rogue(srv_dir, ca, images):
+    with servers.Nginx(os.path.join(srv_dir, "rogue"), ca, images, port=9443, http_port=9080,
+                       untrusted=True, name="rogue") as n:
+        yield n
+
+
+@pytest.fixture
+def legacy_service(service_factory, ca):
+    return service_factory({"Slot_0": (0, 0), "Slot_2": (1, 2), "Slot_3": (1, 3)},
+                           extra={"CAFile": ca.ca_file})
+
+
+def pipe_with(data):
+    r, w = os.pipe()
+    os.write(w, data)
+    os.close(w)
+    return r
+
+
+def mount_sbh(slot, url, creds=b"\0\0", rw=False):
+    fd = pipe_with(creds)
+    try:
+        fds = Gio.UnixFDList.new_from_array([fd])  # takes fd
+        return slot.call("Legacy", "Mount", GLib.Variant("(sbh)", (url, rw, 0)), fd_list=fds)[0]
+    except Exception:
+        raise
+
+
+def mount_sbv(slot, url, rw=False):
+    return slot.call("Legacy", "Mount", GLib.Variant("(sbv)", (url, rw, GLib.Variant("i", -1))))[0]
+
+
+def mount_s(slot, url):
+    return slot.call("Legacy", "Mount", GLib.Variant("(s)", (url,)))[0]
+
+
+def completion(slot):
+    result = slot.wait_completion(60)
+    return result
+
+
+def check_image(slot, image, cdrom):
+    dev = slot.wait_host_device()
+    assert os.path.basename(dev).startswith("sr" if cdrom else "sd"), dev
+    assert sha256_file(dev, os.path.getsize(image)) == sha256_file(image)
+
+
+def unmount_clean(slot):
+    assert slot.unmount() is True
+    assert completion(slot) == 0
+    slot.assert_clean()
+    assert vmtest.wait_for("nbdkit to exit", lambda: not nbdkit_pids(slot), 10)
+
+
+def nbdkit_pids(slot):
+    out = []
+    for p in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            argv = open(p, "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"nbdkit") and f"--unix={slot.socket}".encode() in argv:
+            out.append(p)
+    return out
+
+
+def test_https_three_signatures(legacy_service, nginx, images):
+    slot = legacy_service.slots["Slot_2"]
+    iso = os.path.join(images, "installer.iso")
+    url = nginx.url("/open/installer.iso", host=HOST)
+    for mount in (mount_sbh, mount_sbv, mount_s):
+        assert mount(slot, url) is True
+        result = completion(slot)
+        assert result == 0, f"{mount.__name__}: {vmtest.errno_name(result)}\n{legacy_service.log_text()}"
+        assert slot.get("MountPoint", "ImageURL") == url
+        assert slot.get("MountPoint", "WriteProtected") is True
+        assert slot.get("MountPoint", "MediaType") == "CD"
+        assert slot.get("Process", "Active") is True
+        check_image(slot, iso, cdrom=True)
+        unmount_clean(slot)
+        assert slot.get("MountPoint", "ImageURL") == ""
+
+
+def test_https_with_credentials_keeps_the_secret(legacy_service, nginx, images, workdir):
+    slot = legacy_service.slots["Slot_3"]
+    disk = os.path.join(images, "disk.img")
+    url = nginx.url("/private/disk.img")
+    assert mount_sbh(slot, url, f"{USER}\0{PASSWORD}\0".encode()) is True
+    result = completion(slot)
+    assert result == 0, f"{vmtest.errno_name(result)}\n{legacy_service.log_text()}"
+    check_image(slot, disk, cdrom=False)
+    assert slot.get("MountPoint", "MediaType") == "USBStick"
+
+    # while mounted: the password is in no process's argv or environment...
+    secret = PASSWORD.encode()
+    for p in glob.glob("/proc/[0-9]*"):
+        for what in ("cmdline", "environ"):
+            try:
+                data = open(os.path.join(p, what), "rb").read()
+            except OSError:
+                continue
+            assert secret not in data, f"the password is in {p}/{what}"
+    unmount_clean(slot)
+    # ... nor in the logs, nor in any file others may read under /tmp, /run, /var/tmp
+    assert PASSWORD not in legacy_service.log_text()
+    for top in ("/tmp", "/run", "/var/tmp"):
+        for root, _, files in os.walk(top):
+            for f in files:
+                path = os.path.join(root, f)
+                try:
+                    if os.stat(path).st_mode & 0o004 and secret in open(path, "rb").read():
+                        pytest.fail(f"the password is in {path}")
+                except OSError:
+                    pass
+
+
+def test_https_failures_have_specific_errnos(legacy_service, nginx, rogue, images):
+    slot = legacy_service.slots["Slot_2"]
+    cases = [
+        ("malformed URL", lambda: mount_sbh(slot, "https//no-scheme/x.iso"), errno.EINVAL),
+        ("unsupported scheme", lambda: mount_sbh(slot, "ftp://127.0.0.1/x.iso"), errno.EINVAL),
+        ("control characters", lambda: mount_s(slot, nginx.url("/open/a\r\nb.iso")), errno.EINVAL),
+        ("credentials in the URL", lambda: mount_s(slot, "https://u:p@127.0.0.1:8443/open/installer.iso"),
+         errno.EINVAL),
+        ("plain http refused", lambda: mount_s(slot, nginx.http_url("/open/installer.iso")), errno.EINVAL),
+        ("read-write over https", lambda: mount_sbh(slot, nginx.url("/open/installer.iso"), rw=True),
+         errno.EROFS),
+        ("malformed credentials", lambda: mount_sbh(slot, nginx.url("/private/disk.img"), b"nouser"),
+         errno.EINVAL),
+        ("unknown host", lambda: mount_s(slot, "https://no-such-host.invalid/x.iso"), errno.EHOSTUNREACH),
+        ("connection refused", lambda: mount_s(slot, "https://127.0.0.1:1/x.iso"), errno.ECONNREFUSED),
+        ("untrusted certificate", lambda: mount_s(slot, rogue.url("/open/installer.iso")), errno.EPROTO),
+        ("wrong password", lambda: mount_sbh(slot, nginx.url("/private/disk.img"),
+                                             f"{USER}\0wrong\0".encode()), errno.EACCES),
+        ("no credentials", lambda: mount_s(slot, nginx.url("/private/disk.img")), errno.EACCES),
+        ("image not found", lambda: mount_s(slot, nginx.url("/open/missing.iso")), errno.ENOENT),
+    ]
+    failed = []
+    for name, mount, want in cases:
+        assert mount() is True, name
+        got = completion(slot)
+        if got != want:
+            failed.append(f"{name}: got {vmtest.errno_name(got)}, want {vmtest.errno_name(want)}")
+        slot.assert_clean()
+        assert slot.get("Process", "Active") is False, name
+        assert vmtest.wait_for("nbdkit to exit", lambda: not nbdkit_pids(slot), 10), name
+    assert not failed, "\n".join(failed) + "\n" + legacy_service.log_text()
+
+    # and the slot works again
+    assert mount_s(slot, nginx.url("/open/installer.iso")) is True
+    assert completion(slot) == 0
+    unmount_clean(slot)
+
+
+def test_legacy_and_proxy_at_once(legacy_service, nginx, images, iso):
+    proxy, legacy = legacy_service.slots["Slot_0"], legacy_service.slots["Slot_2"]
+    server = Nbdkit(proxy.socket, iso)
+    try:
+        assert proxy.mount() is True
+        assert mount_s(legacy, nginx.url("/open/installer.iso")) is True
+        assert completion(proxy) == 0 and completion(legacy) == 0
+        check_image(proxy, iso, cdrom=True)
+        check_image(legacy, os.path.join(images, "installer.iso"), cdrom=True)
+        assert proxy.host_device() != legacy.host_device()
+        unmount_clean(proxy)
+        unmount_clean(legacy)
+    finally:
+        server.stop()
