@@ -312,14 +312,11 @@ static int check_legacy_request(Slot *s, const char *url, gboolean rw, GError **
 
 	if (!vm_image_url_parse(url, &u, error))
 		return EINVAL;
-	if (u.scheme == VM_URL_SMB) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "smb:// is not supported yet");
-		e = EINVAL;
-	} else if (u.scheme == VM_URL_HTTP && !s->cfg.allow_http) {
+	if (u.scheme == VM_URL_HTTP && !s->cfg.allow_http) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
 			    "plain http:// is refused: use https://, or set AllowHTTP in the configuration");
 		e = EINVAL;
-	} else if (rw) {
+	} else if (rw && u.scheme != VM_URL_SMB) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_READ_ONLY,
 			    "an image over http(s) cannot be written: mount it read-only");
 		e = EROFS;

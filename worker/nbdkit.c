@@ -60,38 +60,65 @@ static gboolean remove_stale_socket(const char *path, GError **error)
 	return TRUE;
 }
 
-Nbdkit *nbdkit_spawn_curl(const struct vm_slot_config *slot, const char *url,
-			  const struct vm_credentials *creds, NbdkitReadyFunc on_ready,
-			  ChildExitFunc on_exit, gpointer user_data, GError **error)
+/* nbdkit serving PLUGIN with its args on the slot's socket; fd (or -1)
+ * becomes its fd 3. */
+static Nbdkit *nbdkit_spawn(const struct vm_slot_config *slot, gboolean read_only,
+			    GPtrArray *plugin_args, int fd, NbdkitReadyFunc on_ready,
+			    ChildExitFunc on_exit, gpointer user_data, GError **error)
 {
 	g_autoptr(Nbdkit) k = g_new0(Nbdkit, 1);
 	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GFile) file = NULL;
-	gboolean https = g_str_has_prefix(url, "https:");
-	int fds[1], n_fds = 0;
 
 	k->on_ready = on_ready;
 	k->user_data = user_data;
 	if (!remove_stale_socket(slot->unix_socket, error))
-		return NULL;
+		goto fail;
 	k->socket = g_strdup(slot->unix_socket);
 	k->rundir = g_dir_make_tmp("vmedia-nbdkit-XXXXXX", error);
 	if (!k->rundir)
-		return NULL;
+		goto fail;
 	k->pidfile = g_build_filename(k->rundir, "nbdkit.pid", NULL);
 	file = g_file_new_for_path(k->pidfile);
 	k->monitor = g_file_monitor_file(file, G_FILE_MONITOR_NONE, NULL, error);
 	if (!k->monitor)
-		return NULL;
+		goto fail;
 	g_signal_connect(k->monitor, "changed", G_CALLBACK(on_pidfile), k);
 
-#define ARG(...) g_ptr_array_add(argv, g_strdup_printf(__VA_ARGS__))
-	ARG("nbdkit");
-	ARG("--foreground");
-	ARG("--exit-with-parent");
-	ARG("--readonly"); /* https images are read-only */
-	ARG("--unix=%s", slot->unix_socket);
-	ARG("--pidfile=%s", k->pidfile);
+	g_ptr_array_add(argv, g_strdup("nbdkit"));
+	g_ptr_array_add(argv, g_strdup("--foreground"));
+	g_ptr_array_add(argv, g_strdup("--exit-with-parent"));
+	if (read_only)
+		g_ptr_array_add(argv, g_strdup("--readonly"));
+	g_ptr_array_add(argv, g_strdup_printf("--unix=%s", slot->unix_socket));
+	g_ptr_array_add(argv, g_strdup_printf("--pidfile=%s", k->pidfile));
+	for (guint i = 0; i < plugin_args->len; i++)
+		g_ptr_array_add(argv, g_strdup(g_ptr_array_index(plugin_args, i)));
+	g_ptr_array_add(argv, NULL);
+
+	k->child = child_spawn(slot->name, (const char *const *)argv->pdata, &fd, fd >= 0 ? 1 : 0,
+			       on_exit, user_data, error);
+	fd = -1; /* taken */
+	if (!k->child)
+		return NULL;
+	g_message("%s: started nbdkit (pid %s) on %s", slot->name, child_pid(k->child),
+		  slot->unix_socket);
+	return g_steal_pointer(&k);
+fail:
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+Nbdkit *nbdkit_spawn_curl(const struct vm_slot_config *slot, const char *url,
+			  const struct vm_credentials *creds, NbdkitReadyFunc on_ready,
+			  ChildExitFunc on_exit, gpointer user_data, GError **error)
+{
+	g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
+	gboolean https = g_str_has_prefix(url, "https:");
+	int fd = -1;
+
+#define ARG(...) g_ptr_array_add(args, g_strdup_printf(__VA_ARGS__))
 	ARG("--filter=retry-request");
 	ARG("curl");
 	ARG("url=%s", url);
@@ -126,19 +153,23 @@ Nbdkit *nbdkit_spawn_curl(const struct vm_slot_config *slot, const char *url,
 			return NULL;
 		}
 		close(p[1]);
-		fds[n_fds++] = p[0];
+		fd = p[0];
 		ARG("password=-3");
 	}
 #undef ARG
-	g_ptr_array_add(argv, NULL);
+	return nbdkit_spawn(slot, TRUE /* https images are read-only */, args, fd, on_ready,
+			    on_exit, user_data, error);
+}
 
-	k->child = child_spawn(slot->name, (const char *const *)argv->pdata, fds, (guint)n_fds,
-			       on_exit, user_data, error);
-	if (!k->child)
-		return NULL;
-	g_message("%s: started nbdkit (pid %s) for %s on %s", slot->name, child_pid(k->child), url,
-		  slot->unix_socket);
-	return g_steal_pointer(&k);
+Nbdkit *nbdkit_spawn_file(const struct vm_slot_config *slot, const char *path, gboolean read_only,
+			  NbdkitReadyFunc on_ready, ChildExitFunc on_exit, gpointer user_data,
+			  GError **error)
+{
+	g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
+
+	g_ptr_array_add(args, g_strdup("file"));
+	g_ptr_array_add(args, g_strdup_printf("file=%s", path));
+	return nbdkit_spawn(slot, read_only, args, -1, on_ready, on_exit, user_data, error);
 }
 
 Child *nbdkit_child(Nbdkit *k)

@@ -17,6 +17,10 @@ typedef void (*NbdkitReadyFunc)(gpointer user_data);
 Nbdkit *nbdkit_spawn_curl(const struct vm_slot_config *slot, const char *url,
 			  const struct vm_credentials *creds, NbdkitReadyFunc on_ready,
 			  ChildExitFunc on_exit, gpointer user_data, GError **error);
+/* A file (on a share the worker has mounted) through the file plugin. */
+Nbdkit *nbdkit_spawn_file(const struct vm_slot_config *slot, const char *path, gboolean read_only,
+			  NbdkitReadyFunc on_ready, ChildExitFunc on_exit, gpointer user_data,
+			  GError **error);
 Child *nbdkit_child(Nbdkit *k);
 void nbdkit_free(Nbdkit *k);
 

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "common/channel.h"
@@ -22,6 +23,7 @@
 #include "worker/nbd_client.h"
 #include "worker/nbd_device.h"
 #include "worker/nbdkit.h"
+#include "worker/smb_share.h"
 
 /* How long bmcweb may take to write the credentials into the pipe. */
 #define CREDENTIALS_TIMEOUT_MS 5000
@@ -60,6 +62,9 @@ struct _Worker {
 	Nbdkit *server;
 	gboolean server_running;
 	gboolean server_ready;
+	VmImageUrl source;      /* the URL's parts */
+	gboolean share_mounted; /* smb://: the share is mounted on the slot's mount point */
+	GCancellable *mounting;
 
 	Child *child;           /* nbd-client */
 	gboolean child_running;
@@ -200,6 +205,22 @@ static void on_credentials(GObject *src, GAsyncResult *res, gpointer data)
 	worker_advance(w);
 }
 
+static void on_share_mounted(GObject *src, GAsyncResult *res, gpointer data)
+{
+	Worker *w = data;
+	int e = smb_share_mount_finish(res);
+
+	if (e == ECANCELED)
+		return; /* w is gone */
+	g_clear_object(&w->mounting);
+	w->share_mounted = TRUE; /* also after a failure: unmounting is harmless */
+	vm_credentials_free(g_steal_pointer(&w->creds)); /* the kernel has them now */
+	w->creds = g_new0(struct vm_credentials, 1);
+	if (e)
+		fail(w, e, "the share could not be mounted");
+	worker_advance(w);
+}
+
 static void on_size(guint64 size, gpointer data)
 {
 	Worker *w = data;
@@ -291,7 +312,7 @@ static void gadget_request(Worker *w, uint32_t type, HelperReplyFunc cb)
 	vm_msg_put_str(&m, w->slot->name);
 	if (type == VM_MSG_GADGET_CREATE) {
 		vm_msg_put_str(&m, w->slot->nbd_device);
-		vm_msg_put_u32(&m, 1);
+		vm_msg_put_u32(&m, !w->rw);
 		vm_msg_put_u32(&m, (uint32_t)w->media);
 	}
 	w->helper_busy = TRUE;
@@ -314,8 +335,21 @@ static void start_server(Worker *w)
 {
 	g_autoptr(GError) error = NULL;
 
-	w->server = nbdkit_spawn_curl(w->slot, w->url, w->creds, on_server_ready, on_server_exit, w,
-				      &error);
+	if (w->source.scheme == VM_URL_SMB) {
+		/* the path below the share: /share/dir/image.iso -> MOUNTPOINT/dir/image.iso */
+		g_autofree char *mp = smb_share_mountpoint(w->slot->name);
+		g_autofree char *path = g_build_filename(mp, strchr(w->source.path + 1, '/'), NULL);
+
+		if (!g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
+			fail(w, ENOENT, "the image is not on the share");
+			return;
+		}
+		w->server = nbdkit_spawn_file(w->slot, path, !w->rw, on_server_ready, on_server_exit,
+					      w, &error);
+	} else {
+		w->server = nbdkit_spawn_curl(w->slot, w->url, w->creds, on_server_ready,
+					      on_server_exit, w, &error);
+	}
 	vm_credentials_free(g_steal_pointer(&w->creds)); /* nbdkit has them now */
 	w->creds = g_new0(struct vm_credentials, 1);     /* (read: present = FALSE) */
 	if (!w->server) {
@@ -323,6 +357,15 @@ static void start_server(Worker *w)
 		return;
 	}
 	w->server_running = TRUE;
+}
+
+static void mount_share(Worker *w)
+{
+	g_auto(GStrv) parts = g_strsplit(w->source.path + 1, "/", 2);
+
+	w->mounting = g_cancellable_new();
+	smb_share_mount_async(w->slot->name, w->source.host, w->source.port, parts[0], w->creds,
+			      w->rw, w->mounting, on_share_mounted, w);
 }
 
 static void read_credentials(Worker *w)
@@ -374,6 +417,7 @@ static void settle(Worker *w)
 	g_clear_pointer(&w->server, nbdkit_free);
 	vm_credentials_free(g_steal_pointer(&w->creds));
 	g_clear_pointer(&w->url, g_free);
+	vm_image_url_clear(&w->source);
 	w->server_ready = FALSE;
 	w->legacy = FALSE;
 	w->rw = FALSE;
@@ -410,12 +454,14 @@ static void settle(Worker *w)
 
 static void worker_advance(Worker *w)
 {
-	if (!w->busy || w->helper_busy || w->detecting || w->reading)
+	if (!w->busy || w->helper_busy || w->detecting || w->reading || w->mounting)
 		return; /* an answer is on its way: it calls us again */
 
 	if (w->want_mounted) {
 		if (w->legacy && !w->creds)
 			read_credentials(w);
+		else if (w->source.scheme == VM_URL_SMB && !w->share_mounted)
+			mount_share(w);
 		else if (w->legacy && !w->server)
 			start_server(w);
 		else if (w->legacy && !w->server_ready)
@@ -465,6 +511,13 @@ static void worker_advance(Worker *w)
 			child_kill(nbdkit_child(w->server), w->stop_stage++ < 2 ? SIGTERM : SIGKILL);
 			w->stop_timer = g_timeout_add_seconds(STOP_GRACE_SECONDS, on_stop_timer, w);
 		}
+	} else if (w->share_mounted) {
+		int r = smb_share_unmount(w->slot->name);
+
+		if (r < 0)
+			g_warning("%s: cannot unmount the share: %s", w->slot->name, g_strerror(-r));
+		w->share_mounted = FALSE;
+		worker_advance(w);
 	} else
 		settle(w);
 }
@@ -532,14 +585,18 @@ static void on_supervisor_message(VmChannel *ch, struct vm_msg *m, gpointer data
 		if (!vm_cursor_end(&c) || rw > 1 || w->slot->mode != VM_MODE_LEGACY)
 			break;
 		/* checked again: the supervisor is not trusted with what we run */
-		if (!vm_image_url_parse(url, &u, &error) || u.scheme == VM_URL_SMB ||
-		    (u.scheme == VM_URL_HTTP && !w->slot->allow_http) || rw) {
+		if (!vm_image_url_parse(url, &u, &error) ||
+		    (u.scheme == VM_URL_HTTP && !w->slot->allow_http) || (rw && u.scheme != VM_URL_SMB)) {
 			g_warning("%s: refusing %s", w->slot->name, error ? error->message : "the URL");
 			vm_image_url_clear(&u);
 			reply_mounted(w, EINVAL);
 			return;
 		}
-		vm_image_url_clear(&u);
+		if (!w->busy) {
+			vm_image_url_clear(&w->source);
+			w->source = u; /* ours now */
+		} else
+			vm_image_url_clear(&u);
 		handle_mount(w, url, rw, m->fd);
 		m->fd = -1; /* ours now */
 		return;
@@ -596,6 +653,7 @@ Worker *worker_new(const char *config_path, const struct vm_slot_config *slot, i
 				       on_supervisor_closed, w);
 
 	/* Whatever a previous instance left is cleaned before we say READY. */
+	w->share_mounted = TRUE; /* maybe: unmounting is harmless */
 	w->connected = nbd_device_size(w->dev) > 0;
 	w->busy = TRUE;
 	w->op = OP_STARTUP;
@@ -622,6 +680,10 @@ void worker_free(Worker *w)
 	g_clear_pointer(&w->server, nbdkit_free);
 	vm_credentials_free(g_steal_pointer(&w->creds));
 	g_free(w->url);
+	vm_image_url_clear(&w->source);
+	if (w->mounting)
+		g_cancellable_cancel(w->mounting);
+	g_clear_object(&w->mounting);
 	g_clear_pointer(&w->helper, helper_link_free);
 	g_clear_pointer(&w->supervisor, vm_channel_free);
 	g_clear_pointer(&w->dev, nbd_device_free);

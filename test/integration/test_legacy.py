@@ -4,7 +4,8 @@ send, credentials through a pipe, and a specific errno for each failure."""
 import errno
 import glob
 import os
-import shutil
+import signal
+import subprocess
 
 import pytest
 from gi.repository import Gio, GLib
@@ -198,17 +199,113 @@ def test_https_failures_have_specific_errnos(legacy_service, nginx, rogue, image
     unmount_clean(slot)
 
 
-def test_legacy_and_proxy_at_once(legacy_service, nginx, images, iso):
-    proxy, legacy = legacy_service.slots["Slot_0"], legacy_service.slots["Slot_2"]
+def test_https_smb_and_proxy_at_once(legacy_service, nginx, smbd, images, iso):
+    proxy, https, smb = (legacy_service.slots[n] for n in ("Slot_0", "Slot_2", "Slot_3"))
     server = Nbdkit(proxy.socket, iso)
+    disk = os.path.join(images, "disk.img")
     try:
         assert proxy.mount() is True
-        assert mount_s(legacy, nginx.url("/open/installer.iso")) is True
-        assert completion(proxy) == 0 and completion(legacy) == 0
+        assert mount_s(https, nginx.url("/open/installer.iso")) is True
+        assert mount_sbh(smb, f"smb://{HOST}/images/disk.img", f"{USER}\0{PASSWORD}\0".encode()) is True
+        for slot in (proxy, https, smb):
+            assert completion(slot) == 0, legacy_service.log_text()
         check_image(proxy, iso, cdrom=True)
-        check_image(legacy, os.path.join(images, "installer.iso"), cdrom=True)
-        assert proxy.host_device() != legacy.host_device()
-        unmount_clean(proxy)
-        unmount_clean(legacy)
+        check_image(https, os.path.join(images, "installer.iso"), cdrom=True)
+        check_image(smb, disk, cdrom=False)
+        assert len({proxy.host_device(), https.host_device(), smb.host_device()}) == 3
+        for slot in (proxy, https, smb):
+            unmount_clean(slot)
     finally:
         server.stop()
+
+
+def test_a_killed_worker_leaves_nothing_mounted(legacy_service, smbd, images):
+    slot = legacy_service.slots["Slot_3"]
+    assert mount_sbh(slot, f"smb://{HOST}/images/disk.img", f"{USER}\0{PASSWORD}\0".encode()) is True
+    assert completion(slot) == 0
+    slot.wait_host_device()
+    assert len(cifs_mounts()) == 1
+    pid = int(subprocess.run(["pgrep", "-f", "vmedia-worker .*--slot Slot_3"], capture_output=True,
+                             text=True).stdout.split()[0])
+    os.kill(pid, signal.SIGKILL)
+    # the slot reports the loss; the restarted worker cleans what its predecessor left
+    assert completion(slot) == errno.ECONNRESET
+    vmtest.wait_for("the slot to be usable again", slot.worker_ready, 30)
+    slot.assert_clean()
+    assert cifs_mounts() == [], "the share is still mounted"
+    assert slot.get("Process", "Active") is False
+    assert mount_sbh(slot, f"smb://{HOST}/images/disk.img", f"{USER}\0{PASSWORD}\0".encode()) is True
+    assert completion(slot) == 0
+    unmount_clean(slot)
+
+
+# ------------------------------------------------------------------ smb://
+
+@pytest.fixture(scope="module")
+def smbd(srv_dir, images):
+    with servers.Smbd(srv_dir, images, USER, PASSWORD) as s:
+        yield s
+
+
+def cifs_mounts():
+    with open("/proc/mounts") as f:
+        return [line for line in f if " cifs " in line]
+
+
+def test_smb_read_only_with_credentials(legacy_service, smbd, images):
+    slot = legacy_service.slots["Slot_3"]
+    url = f"smb://{HOST}/images/installer.iso"
+    assert mount_sbh(slot, url, f"{USER}\0{PASSWORD}\0".encode()) is True
+    result = completion(slot)
+    assert result == 0, f"{vmtest.errno_name(result)}\n{legacy_service.log_text()}"
+    assert slot.get("MountPoint", "ImageURL") == url
+    assert slot.get("MountPoint", "WriteProtected") is True
+    check_image(slot, os.path.join(images, "installer.iso"), cdrom=True)
+    mounts = cifs_mounts()
+    assert len(mounts) == 1 and "seal" in mounts[0] and " ro," in mounts[0], mounts
+    assert PASSWORD not in "".join(mounts)
+    unmount_clean(slot)
+    assert cifs_mounts() == [], "the share is still mounted"
+
+
+def test_smb_read_write(legacy_service, smbd, images, workdir):
+    slot = legacy_service.slots["Slot_3"]
+    image = os.path.join(images, "rw.img")
+    vmtest.make_disk(image, 2)
+    before = sha256_file(image)
+    assert mount_sbh(slot, f"smb://127.0.0.1/images/rw.img", f"{USER}\0{PASSWORD}\0".encode(),
+                     rw=True) is True
+    result = completion(slot)
+    assert result == 0, f"{vmtest.errno_name(result)}\n{legacy_service.log_text()}"
+    assert slot.get("MountPoint", "WriteProtected") is False
+    dev = slot.wait_host_device()
+    data = os.urandom(64 * 1024)
+    with open(dev, "r+b", buffering=0) as f:
+        f.seek(512 * 1024)
+        f.write(data)
+        os.fsync(f.fileno())
+    unmount_clean(slot)
+    with open(image, "rb") as f:
+        f.seek(512 * 1024)
+        assert f.read(len(data)) == data, "the host's write is not in the file on the share"
+    assert sha256_file(image) != before
+
+
+def test_smb_failures(legacy_service, smbd):
+    slot = legacy_service.slots["Slot_3"]
+    creds = f"{USER}\0{PASSWORD}\0".encode()
+    cases = [
+        ("wrong password", f"smb://{HOST}/images/installer.iso", f"{USER}\0nope\0".encode(), errno.EACCES),
+        ("no credentials", f"smb://{HOST}/images/installer.iso", b"\0\0", errno.EACCES),
+        ("image not found", f"smb://{HOST}/images/missing.iso", creds, errno.ENOENT),
+        ("unknown host", "smb://no-such-host.invalid/images/x.iso", creds, errno.EHOSTUNREACH),
+    ]
+    failed = []
+    for name, url, cred, want in cases:
+        assert mount_sbh(slot, url, cred) is True
+        got = completion(slot)
+        if got != want:
+            failed.append(f"{name}: got {vmtest.errno_name(got)}, want {vmtest.errno_name(want)}")
+        slot.assert_clean()
+        assert cifs_mounts() == [], name
+    assert not failed, "\n".join(failed) + "\n" + legacy_service.log_text()
