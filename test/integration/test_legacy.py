@@ -309,3 +309,25 @@ def test_smb_failures(legacy_service, smbd):
         slot.assert_clean()
         assert cifs_mounts() == [], name
     assert not failed, "\n".join(failed) + "\n" + legacy_service.log_text()
+
+
+def test_tls_options_from_the_config(service_factory, ca, nginx, images):
+    svc = service_factory({
+        "Slot_2": (1, 2, {"CAPath": ca.ca_dir, "AllowHTTP": True, "AllowRedirects": True}),
+        "Slot_3": (1, 3, {"CAFile": ca.ca_file}),
+    })
+    open_, strict = svc.slots["Slot_2"], svc.slots["Slot_3"]
+    iso = os.path.join(images, "installer.iso")
+    for url in (nginx.url("/open/installer.iso"),          # a CA directory
+                nginx.http_url("/open/installer.iso"),     # plain http, allowed here
+                nginx.url("/redirect/installer.iso")):     # a redirect, followed here
+        assert mount_s(open_, url) is True
+        result = completion(open_)
+        assert result == 0, f"{url}: {vmtest.errno_name(result)}\n{svc.log_text()}"
+        check_image(open_, iso, cdrom=True)
+        unmount_clean(open_)
+    # the same redirect where the config does not allow it
+    assert mount_s(strict, nginx.url("/redirect/installer.iso")) is True
+    result = completion(strict)
+    assert result == errno.EOPNOTSUPP, vmtest.errno_name(result)
+    strict.assert_clean()
