@@ -6,6 +6,8 @@ import glob
 import os
 import signal
 import subprocess
+import threading
+import time
 
 import pytest
 from gi.repository import Gio, GLib
@@ -331,3 +333,41 @@ def test_tls_options_from_the_config(service_factory, ca, nginx, images):
     result = completion(strict)
     assert result == errno.EOPNOTSUPP, vmtest.errno_name(result)
     strict.assert_clean()
+
+
+def test_a_silent_server_times_out(service_factory, ca, nginx):
+    svc = service_factory({"Slot_2": (1, 2, {"Timeout": 3})}, extra={"CAFile": ca.ca_file})
+    slot = svc.slots["Slot_2"]
+    nginx.pause()
+    try:
+        assert mount_s(slot, nginx.url("/open/installer.iso")) is True
+        result = completion(slot)
+    finally:
+        nginx.resume()
+    assert result == errno.ETIMEDOUT, f"{vmtest.errno_name(result)}\n{svc.log_text()}"
+    slot.assert_clean()
+
+
+def test_a_stall_shorter_than_the_timeout_is_no_io_error(legacy_service, nginx, images):
+    """The image server stops answering for a while in the middle of the host's read;
+    the read completes, with the right data, once it is back."""
+    slot = legacy_service.slots["Slot_2"]
+    image = os.path.join(images, "big.img")
+    if not os.path.exists(image):
+        vmtest.make_disk(image, 24)
+    assert mount_s(slot, nginx.url("/open/big.img")) is True
+    assert completion(slot) == 0
+    dev = slot.wait_host_device()
+    stall = threading.Timer(0.5, nginx.pause)
+    stall.start()
+    try:
+        t0 = time.monotonic()
+        threading.Timer(8.5, nginx.resume).start()
+        got = sha256_file(dev, os.path.getsize(image))  # O(24 MiB) through the gadget
+        elapsed = time.monotonic() - t0
+    finally:
+        stall.cancel()
+        nginx.resume()
+    assert got == sha256_file(image)
+    print(f"read 24 MiB across an 8 s stall in {elapsed:.1f} s")
+    unmount_clean(slot)
