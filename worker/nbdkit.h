@@ -13,7 +13,7 @@ typedef struct _Nbdkit Nbdkit;
 typedef void (*NbdkitReadyFunc)(gpointer user_data);
 
 /* An https:// (or, where allowed, http://) image through the curl plugin.
- * The password reaches nbdkit through a pipe (password=-FD), never argv. */
+ * The password reaches nbdkit through a pipe on its fd 3, never argv. */
 Nbdkit *nbdkit_spawn_curl(const struct vm_slot_config *slot, const char *url,
 			  const struct vm_credentials *creds, NbdkitReadyFunc on_ready,
 			  ChildExitFunc on_exit, gpointer user_data, GError **error);
