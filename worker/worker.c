@@ -485,7 +485,8 @@ static void worker_advance(Worker *w)
 		return;
 	}
 
-	/* tearing down: the host lets go first, then the device, then the child */
+	/* tearing down: the host lets go first, then the device and nbd-client, then
+	 * the image server (nbdkit), then the share it served from */
 	if (w->gadget_exposed && w->gadget_helper_generation != helper_link_generation(w->helper))
 		w->gadget_maybe_stale = TRUE; /* the helper that exposed it has gone */
 	if (w->gadget_maybe_stale)
