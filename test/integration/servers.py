@@ -356,6 +356,7 @@ _SMB_CONF = """\
     interfaces = lo
     bind interfaces only = yes
     server min protocol = {min_protocol}
+    server max protocol = {max_protocol}
     server smb encrypt = required
     map to guest = never
     restrict anonymous = 2
@@ -399,7 +400,8 @@ class Smbd:
     """
 
     def __init__(self, tmpdir, share_dir, user="vmuser", password="vmpass", share="images",
-                 port=445, min_protocol="SMB3_00", log_level=1, name="smbd", timeout=30):
+                 port=445, min_protocol="SMB3_00", log_level=1, name="smbd", timeout=30,
+                 max_protocol="SMB3_11"):
         self.dir = os.path.join(tmpdir, name)
         for d in ("private", "lock", "state", "cache", "run"):
             os.makedirs(os.path.join(self.dir, d), exist_ok=True)
@@ -416,7 +418,7 @@ class Smbd:
         with open(self.conf, "w") as f:
             f.write(_SMB_CONF.format(dir=self.dir, port=port, share=share, path=self.share_dir,
                                      passdb=self.passdb, log_level=log_level,
-                                     min_protocol=min_protocol))
+                                     min_protocol=min_protocol, max_protocol=max_protocol))
         open(self.passdb, "w").close()
         os.chmod(self.passdb, 0o600)
         self.add_user(user, password)

@@ -378,3 +378,18 @@ def test_a_stall_shorter_than_the_timeout_is_no_io_error(legacy_service, nginx, 
     assert got == sha256_file(image)
     print(f"read 24 MiB across an 8 s stall in {elapsed:.1f} s")
     unmount_clean(slot)
+
+
+def test_smb_falls_back_to_3_0_with_encryption(legacy_service, srv_dir, images):
+    """A server that speaks no SMB 3.1.1: SMB 3.0, still sealed; on another port."""
+    with servers.Smbd(srv_dir, images, USER, PASSWORD, port=4450, max_protocol="SMB3_00",
+                      name="smbd30"):
+        slot = legacy_service.slots["Slot_3"]
+        assert mount_sbh(slot, "smb://127.0.0.1:4450/images/installer.iso",
+                         f"{USER}\0{PASSWORD}\0".encode()) is True
+        result = completion(slot)
+        assert result == 0, f"{vmtest.errno_name(result)}\n{legacy_service.log_text()}"
+        mounts = cifs_mounts()
+        assert len(mounts) == 1 and "vers=3.0" in mounts[0] and "seal" in mounts[0], mounts
+        check_image(slot, os.path.join(images, "installer.iso"), cdrom=True)
+        unmount_clean(slot)
