@@ -21,6 +21,7 @@ struct _Slot {
 	enum slot_state state;
 	int pending_error; /* reported by the next Completion instead of the event's */
 	guint watchdog;
+	guint inactivity;  /* a 1 s countdown, only while Active with a timeout */
 
 	GDBusObjectManagerServer *manager;
 	VmDbusObjectSkeleton *object;
@@ -88,6 +89,38 @@ static void watchdog_set(Slot *s, gboolean on)
 	s->watchdog = on ? g_timeout_add_seconds(s->cfg.timeout + WATCHDOG_EXTRA_SECONDS,
 						 on_watchdog, s)
 			 : 0;
+}
+
+static gboolean on_inactivity_tick(gpointer data)
+{
+	Slot *s = data;
+	guint16 left = vm_dbus_mount_point_get_remaining_inactivity_timeout(s->mount_point);
+
+	if (left > 1) {
+		vm_dbus_mount_point_set_remaining_inactivity_timeout(s->mount_point, left - 1);
+		return G_SOURCE_CONTINUE;
+	}
+	s->inactivity = 0;
+	vm_dbus_mount_point_set_remaining_inactivity_timeout(s->mount_point, 0);
+	g_message("%s: the host did no I/O for %u s: unmounting", s->cfg.name,
+		  s->cfg.inactivity_timeout);
+	slot_handle(s, SLOT_EV_INACTIVE, &(struct slot_event_data){ .exit_code = -1 }, NULL);
+	return G_SOURCE_REMOVE;
+}
+
+/* The countdown runs only while Active, and starts again at each host I/O. */
+static void inactivity_reset(Slot *s)
+{
+	gboolean run = s->state == SLOT_ACTIVE && s->cfg.inactivity_timeout > 0;
+
+	if (s->inactivity && !run) {
+		g_source_remove(s->inactivity);
+		s->inactivity = 0;
+	}
+	vm_dbus_mount_point_set_remaining_inactivity_timeout(
+		s->mount_point, run ? (guint16)s->cfg.inactivity_timeout : 0);
+	if (run && !s->inactivity)
+		s->inactivity = g_timeout_add_seconds(1, on_inactivity_tick, s);
 }
 
 static void send_request(Slot *s, uint32_t type)
@@ -158,7 +191,6 @@ static void update_properties(Slot *s, enum slot_event ev, const struct slot_eve
 		vm_dbus_mount_point_set_image_url(s->mount_point, "");
 		vm_dbus_mount_point_set_write_protected(s->mount_point, TRUE);
 		vm_dbus_mount_point_set_media_type(s->mount_point, "");
-		vm_dbus_mount_point_set_remaining_inactivity_timeout(s->mount_point, 0);
 		vm_dbus_stats_set_read_io(s->stats, 0);
 		vm_dbus_stats_set_write_io(s->stats, 0);
 	}
@@ -228,6 +260,8 @@ static void slot_handle(Slot *s, enum slot_event ev, const struct slot_event_dat
 		break;
 	}
 	update_properties(s, ev, d);
+	if (old != s->state)
+		inactivity_reset(s);
 	if (inv) /* Mount and Unmount answer "started" */
 		g_dbus_method_invocation_return_value(inv, g_variant_new("(b)", TRUE));
 }
@@ -258,6 +292,20 @@ static void on_worker_message(struct vm_msg *m, gpointer data)
 		d.image_url = vm_cursor_str(&c);
 		ev = d.error ? SLOT_EV_MOUNT_FAILED : SLOT_EV_MOUNTED;
 		break;
+	case VM_MSG_STATS: {
+		guint64 r = vm_cursor_u64(&c), w = vm_cursor_u64(&c);
+
+		if (!vm_cursor_end(&c) || m->fd >= 0) {
+			ev = SLOT_EVENT_MAX; /* malformed */
+			break;
+		}
+		if (s->state == SLOT_ACTIVE) {
+			vm_dbus_stats_set_read_io(s->stats, r);
+			vm_dbus_stats_set_write_io(s->stats, w);
+			inactivity_reset(s); /* the host did I/O */
+		}
+		return;
+	}
 	case VM_MSG_UNMOUNTED:
 	case VM_MSG_LOST:
 		d.error = vm_cursor_i32(&c);
@@ -432,6 +480,9 @@ void slot_start(Slot *s)
 void slot_stop(Slot *s, GFunc done, gpointer user_data)
 {
 	watchdog_set(s, FALSE);
+	if (s->inactivity)
+		g_source_remove(s->inactivity);
+	s->inactivity = 0;
 	if (worker_proc_stop(s->worker)) {
 		s->stopped = done;
 		s->stopped_data = user_data;
@@ -445,6 +496,8 @@ void slot_free(Slot *s)
 	if (!s)
 		return;
 	watchdog_set(s, FALSE);
+	if (s->inactivity)
+		g_source_remove(s->inactivity);
 	clear_request(s);
 	g_clear_pointer(&s->worker, worker_proc_free);
 	g_dbus_object_manager_server_unexport(s->manager,

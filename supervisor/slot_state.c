@@ -17,6 +17,7 @@ static const struct slot_transition table[SLOT_STATE_MAX][SLOT_EVENT_MAX] = {
 		[SLOT_EV_LOST]         = STAY(UNAVAILABLE),
 		[SLOT_EV_WATCHDOG]     = STAY(UNAVAILABLE),
 		[SLOT_EV_WORKER_GONE]  = STAY(UNAVAILABLE),
+		[SLOT_EV_INACTIVE]     = STAY(UNAVAILABLE),
 	},
 	[SLOT_READY] = {
 		[SLOT_EV_MOUNT]        = T(ACTIVATING, START_MOUNT, 0),
@@ -28,6 +29,7 @@ static const struct slot_transition table[SLOT_STATE_MAX][SLOT_EVENT_MAX] = {
 		[SLOT_EV_LOST]         = STAY(READY),
 		[SLOT_EV_WATCHDOG]     = STAY(READY),
 		[SLOT_EV_WORKER_GONE]  = STAY(UNAVAILABLE),
+		[SLOT_EV_INACTIVE]     = STAY(READY),
 	},
 	[SLOT_ACTIVATING] = {
 		[SLOT_EV_MOUNT]        = T(ACTIVATING, REJECT, EBUSY),
@@ -39,6 +41,7 @@ static const struct slot_transition table[SLOT_STATE_MAX][SLOT_EVENT_MAX] = {
 		[SLOT_EV_LOST]         = T(READY, COMPLETE, 0),
 		[SLOT_EV_WATCHDOG]     = T(DEACTIVATING, ABORT, ETIMEDOUT),
 		[SLOT_EV_WORKER_GONE]  = T(UNAVAILABLE, COMPLETE, 0),
+		[SLOT_EV_INACTIVE]     = STAY(ACTIVATING),
 	},
 	[SLOT_ACTIVE] = {
 		[SLOT_EV_MOUNT]        = T(ACTIVE, REJECT, EPERM),
@@ -50,6 +53,7 @@ static const struct slot_transition table[SLOT_STATE_MAX][SLOT_EVENT_MAX] = {
 		[SLOT_EV_LOST]         = T(READY, COMPLETE, 0),
 		[SLOT_EV_WATCHDOG]     = STAY(ACTIVE),
 		[SLOT_EV_WORKER_GONE]  = T(UNAVAILABLE, COMPLETE, 0),
+		[SLOT_EV_INACTIVE]     = T(DEACTIVATING, START_UNMOUNT, 0), /* as Unmount would */
 	},
 	[SLOT_DEACTIVATING] = {
 		[SLOT_EV_MOUNT]        = T(DEACTIVATING, REJECT, EBUSY),
@@ -61,6 +65,7 @@ static const struct slot_transition table[SLOT_STATE_MAX][SLOT_EVENT_MAX] = {
 		[SLOT_EV_LOST]         = T(READY, COMPLETE, 0),
 		[SLOT_EV_WATCHDOG]     = T(UNAVAILABLE, KILL_WORKER, ETIMEDOUT),
 		[SLOT_EV_WORKER_GONE]  = T(UNAVAILABLE, COMPLETE, 0),
+		[SLOT_EV_INACTIVE]     = STAY(DEACTIVATING),
 	},
 };
 
@@ -83,7 +88,7 @@ const char *slot_event_to_str(enum slot_event event)
 {
 	static const char *const names[] = {
 		"Mount", "Unmount", "worker ready", "mounted", "mount failed", "unmounted",
-		"media lost", "watchdog", "worker gone",
+		"media lost", "watchdog", "worker gone", "inactivity timeout",
 	};
 	return (unsigned)event < SLOT_EVENT_MAX ? names[event] : "?";
 }

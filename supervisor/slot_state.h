@@ -22,6 +22,7 @@ enum slot_event {
 	SLOT_EV_LOST,           /* the worker: the media went away by itself (errno), clean */
 	SLOT_EV_WATCHDOG,       /* the operation took longer than Timeout + 5 s */
 	SLOT_EV_WORKER_GONE,    /* the worker process has exited */
+	SLOT_EV_INACTIVE,       /* the host did no I/O for the inactivity timeout */
 	SLOT_EVENT_MAX
 };
 

@@ -293,6 +293,8 @@ def test_smb_read_write(legacy_service, smbd, images, workdir):
         f.seek(512 * 1024)
         f.write(data)
         os.fsync(f.fileno())
+    assert vmtest.wait_for("WriteIO to count the host's writes",
+                           lambda: slot.get("Stats", "WriteIO") > 0, 10)
     unmount_clean(slot)
     with open(image, "rb") as f:
         f.seek(512 * 1024)

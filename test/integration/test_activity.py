@@ -1,0 +1,83 @@
+"""Issue 6 (part): I/O statistics from /sys/block/nbdN/stat and the inactivity
+timeout, on the mainline kernel of the virtual BMC."""
+import os
+import subprocess
+import time
+
+import vmtest
+from vmtest import Nbdkit
+
+
+def read_blocks(dev, count, skip=0):
+    """count 4 KiB blocks read by the host, past its page cache."""
+    subprocess.run(["dd", f"if={dev}", "of=/dev/null", "bs=4096", f"count={count}", f"skip={skip}",
+                    "iflag=direct"], check=True, capture_output=True)
+
+
+def test_read_io_counts_host_reads(service_factory, workdir):
+    svc = service_factory({"Slot_0": (0, 0)}, inactivity=0)
+    slot = svc.slots["Slot_0"]
+    disk = os.path.join(workdir, "stats.img")
+    if not os.path.exists(disk):
+        vmtest.make_disk(disk, 16)
+    server = Nbdkit(slot.socket, disk)
+    try:
+        assert slot.mount() is True and slot.wait_completion() == 0
+        dev = slot.wait_host_device()
+        time.sleep(2)  # the host's own probing reads settle
+        slot.pump()
+        before = slot.get("Stats", "ReadIO")
+        # 24 reads of 4 KiB, 512 KiB apart in the middle of the image: the BMC's page
+        # cache (the gadget reads /dev/nbdN through it) can neither merge nor prefetch them
+        n = 24
+        for i in range(n):
+            read_blocks(dev, 1, skip=(2 << 20) // 4096 + i * 128)
+        time.sleep(2)  # the worker looks once a second
+        after = slot.get("Stats", "ReadIO")
+        # each read is at least one NBD read; readahead may split one into a few
+        assert before + n <= after <= before + 4 * n, (before, after)
+        assert any(v >= after for v in slot.changed("ReadIO")), "no PropertiesChanged for ReadIO"
+        assert slot.get("Stats", "WriteIO") == 0
+        assert slot.get("MountPoint", "RemainingInactivityTimeout") == 0  # disabled here
+        assert slot.unmount() is True and slot.wait_completion() == 0
+        assert slot.get("Stats", "ReadIO") == 0
+    finally:
+        server.stop()
+
+
+def test_idle_slot_is_unmounted_busy_slot_stays(service_factory, iso, iso_b):
+    svc = service_factory({"Slot_0": (0, 0), "Slot_1": (0, 1)}, inactivity=5)
+    idle, busy = svc.slots["Slot_0"], svc.slots["Slot_1"]
+    servers = [Nbdkit(idle.socket, iso), Nbdkit(busy.socket, iso_b)]
+    try:
+        assert idle.mount() is True and busy.mount() is True
+        assert idle.wait_completion() == 0 and busy.wait_completion() == 0
+        t_mounted = time.monotonic()
+        dev = busy.wait_host_device()
+        assert 0 < idle.get("MountPoint", "RemainingInactivityTimeout") <= 5
+        # keep one slot busy with host reads past the timeout
+        deadline = t_mounted + 9
+        block = 0
+        while time.monotonic() < deadline:
+            read_blocks(dev, 1, skip=block % 256)
+            block += 1
+            time.sleep(0.5)
+            idle.pump()
+        # the idle one went (its host device took ~1-2 s to appear, during which the
+        # host's probing counts as I/O: allow for it), with Completion and PropertiesChanged
+        result = idle.wait_completion(10)
+        t_gone = time.monotonic() - t_mounted
+        assert result == 0
+        assert idle.get("Process", "Active") is False and False in idle.changed("Active")
+        assert 4 <= t_gone <= 10, t_gone
+        idle.assert_clean()
+        countdown = idle.changed("RemainingInactivityTimeout")
+        assert countdown and min(countdown) == 0, countdown
+        assert "did no I/O for 5 s" in svc.log_text()
+        # the busy one is still there
+        assert busy.get("Process", "Active") is True
+        assert busy.get("Stats", "ReadIO") > 0
+        assert busy.unmount() is True and busy.wait_completion() == 0
+    finally:
+        for s in servers:
+            s.stop()
