@@ -229,3 +229,24 @@ def test_stopping_the_service_cleans_mounted_slots(service_factory, iso):
         slot.assert_clean()
     finally:
         server.stop()
+
+
+def test_media_policy_forces_the_presentation(service_factory, iso, disk):
+    """Media: "disk" shows an ISO as a USB stick, "cdrom" a raw image as a CD-ROM."""
+    svc = service_factory({"Slot_0": (0, 0, {"Media": "disk"}), "Slot_1": (0, 1, {"Media": "cdrom"})})
+    as_disk, as_cd = svc.slots["Slot_0"], svc.slots["Slot_1"]
+    servers = [Nbdkit(as_disk.socket, iso), Nbdkit(as_cd.socket, disk)]
+    try:
+        mount_ok(as_disk)
+        mount_ok(as_cd)
+        assert as_disk.get("MountPoint", "MediaType") == "USBStick"
+        assert as_cd.get("MountPoint", "MediaType") == "CD"
+        d1, d2 = as_disk.wait_host_device(), as_cd.wait_host_device()
+        assert os.path.basename(d1).startswith("sd") and os.path.basename(d2).startswith("sr")
+        assert sha256_file(d1, os.path.getsize(iso)) == sha256_file(iso)
+        assert sha256_file(d2, os.path.getsize(disk)) == sha256_file(disk)
+        unmount_ok(as_disk)
+        unmount_ok(as_cd)
+    finally:
+        for s in servers:
+            s.stop()
