@@ -78,13 +78,3 @@ void vm_image_url_clear(VmImageUrl *u)
 	g_clear_pointer(&u->host, g_free);
 	g_clear_pointer(&u->path, g_free);
 }
-
-const char *vm_url_scheme_to_str(VmUrlScheme s)
-{
-	switch (s) {
-	case VM_URL_HTTPS: return "https";
-	case VM_URL_HTTP: return "http";
-	case VM_URL_SMB: return "smb";
-	}
-	return "?";
-}

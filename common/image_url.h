@@ -21,4 +21,3 @@ typedef struct {
 /* FALSE with a message that says what is wrong (never echoing control characters). */
 gboolean vm_image_url_parse(const char *url, VmImageUrl *out, GError **error);
 void vm_image_url_clear(VmImageUrl *u);
-const char *vm_url_scheme_to_str(VmUrlScheme s);

@@ -64,14 +64,12 @@ struct _Worker {
 	struct vm_credentials *creds;
 	GCancellable *reading;
 	Nbdkit *server;
-	gboolean server_running;
 	gboolean server_ready;
 	VmImageUrl source;      /* the URL's parts */
 	gboolean share_mounted; /* smb://: the share is mounted on the slot's mount point */
 	GCancellable *mounting;
 
 	Child *child;           /* nbd-client */
-	gboolean child_running;
 	int exit_code;          /* the child's, -1 while it has not exited */
 
 	gboolean connected;     /* the device has a size */
@@ -153,7 +151,6 @@ static void on_child_exit(int exit_code, gpointer data)
 	Worker *w = data;
 
 	g_message("%s: nbd-client exited with %d", w->slot->name, exit_code);
-	w->child_running = FALSE;
 	/* the next step of the teardown, if any, starts afresh */
 	if (w->stop_timer)
 		g_source_remove(w->stop_timer);
@@ -181,7 +178,6 @@ static void on_server_exit(int exit_code, gpointer data)
 	int e = nbdkit_diagnose(w->server);
 
 	g_message("%s: nbdkit exited with %d", w->slot->name, exit_code);
-	w->server_running = FALSE;
 	if (w->want_mounted)
 		fail(w, e ? e : EIO, "nbdkit ended");
 	worker_advance(w);
@@ -336,7 +332,6 @@ static void start_child(Worker *w)
 		fail(w, ENOEXEC, error->message);
 		return;
 	}
-	w->child_running = TRUE;
 }
 
 static void start_server(Worker *w)
@@ -364,7 +359,6 @@ static void start_server(Worker *w)
 		fail(w, ENOEXEC, error->message);
 		return;
 	}
-	w->server_running = TRUE;
 }
 
 static void mount_share(Worker *w)
@@ -539,7 +533,7 @@ static void worker_advance(Worker *w)
 		gadget_request(w, VM_MSG_GADGET_CLEANUP, on_gadget_removed);
 	else if (w->gadget_exposed)
 		gadget_request(w, VM_MSG_GADGET_REMOVE, on_gadget_removed);
-	else if (w->child_running)
+	else if (child_running(w->child))
 		stop_child(w);
 	else if (w->connected) {
 		/* our client has gone and the kernel's announcement is on its way; with
@@ -552,7 +546,7 @@ static void worker_advance(Worker *w)
 			}
 			w->stop_timer = g_timeout_add_seconds(STOP_GRACE_SECONDS, on_stop_timer, w);
 		}
-	} else if (w->server_running) {
+	} else if (w->server && child_running(nbdkit_child(w->server))) {
 		/* the device is free: the image server goes last */
 		if (!w->stop_timer) {
 			child_kill(nbdkit_child(w->server), w->stop_stage++ < 2 ? SIGTERM : SIGKILL);
