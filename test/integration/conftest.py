@@ -4,6 +4,7 @@ import tempfile
 
 import pytest
 
+import servers
 import vmtest
 
 
@@ -74,3 +75,19 @@ def pytest_runtest_makereport(item, call):
 def service(service_factory):
     """Two Proxy slots then two Legacy, as the shipped config."""
     return service_factory({"Slot_0": (0, 0), "Slot_1": (0, 1), "Slot_2": (1, 2), "Slot_3": (1, 3)})
+
+
+@pytest.fixture(scope="module")
+def srv_dir(tmp_path_factory, request):
+    """A directory for one test module's image servers; "images.test" resolves to
+    127.0.0.1 in the VM, for tests that need a host name (TLS and SMB)."""
+    servers.add_hosts_entry("images.test")
+    return str(tmp_path_factory.mktemp(request.module.__name__.replace("test_", "")))
+
+
+@pytest.fixture(scope="module")
+def ca(srv_dir):
+    """A CA and server certificates made at test time (servers.TestCA)."""
+    ca = servers.TestCA(srv_dir)
+    print(f"TestCA: {ca.start_seconds:.2f} s")
+    return ca

@@ -236,7 +236,32 @@ http {{
 """
 
 
-class Nginx:
+class _Server:
+    """A server process in its own process group (self.proc): stop() ends the
+    group, SIGTERM then SIGKILL, and is safe to call twice; a context manager."""
+
+    proc = None
+
+    def stop(self, timeout=10):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout)
+        except ProcessLookupError:
+            self.proc.wait(timeout)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Nginx(_Server):
     """nginx serving `images_dir` over HTTPS on 127.0.0.1:port.
 
       https://127.0.0.1:PORT/open/X        no authentication
@@ -324,24 +349,9 @@ class Nginx:
         self.paused = False
 
     def stop(self, timeout=10):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        try:
-            if self.paused:
-                self.resume()
-            os.killpg(self.proc.pid, signal.SIGTERM)  # fast shutdown
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout)
-        except ProcessLookupError:
-            self.proc.wait(timeout)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
+        if self.paused and self.proc is not None and self.proc.poll() is None:
+            self.resume()  # a stopped process cannot act on SIGTERM
+        super().stop(timeout)
 
 
 # --------------------------------------------------------------------- Samba
@@ -384,7 +394,7 @@ _SMB_CONF = """\
 """
 
 
-class Smbd:
+class Smbd(_Server):
     """Samba's smbd on 127.0.0.1:port (default 445) with one share.
 
     The share (`share`, default "images") is `share_dir`, read-write for
@@ -443,23 +453,6 @@ class Smbd:
     def unc(self, host="127.0.0.1"):
         return f"//{host}/{self.share}"
 
-    def stop(self, timeout=10):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout)
-        except ProcessLookupError:
-            self.proc.wait(timeout)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 def ensure_unix_user(user):

@@ -21,17 +21,6 @@ HOST = "images.test"
 
 
 @pytest.fixture(scope="module")
-def srv_dir(tmp_path_factory):
-    servers.add_hosts_entry(HOST)
-    return str(tmp_path_factory.mktemp("legacy"))
-
-
-@pytest.fixture(scope="module")
-def ca(srv_dir):
-    return servers.TestCA(srv_dir)
-
-
-@pytest.fixture(scope="module")
 def images(srv_dir):
     d = os.path.join(srv_dir, "images")
     os.makedirs(d)

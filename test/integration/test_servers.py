@@ -22,19 +22,6 @@ def sha256(data):
 
 
 @pytest.fixture(scope="module")
-def srv_dir(tmp_path_factory):
-    servers.add_hosts_entry(HOST)
-    return str(tmp_path_factory.mktemp("servers"))
-
-
-@pytest.fixture(scope="module")
-def ca(srv_dir):
-    ca = servers.TestCA(srv_dir)
-    print(f"TestCA: {ca.start_seconds:.2f} s")
-    return ca
-
-
-@pytest.fixture(scope="module")
 def images(srv_dir):
     d = os.path.join(srv_dir, "images")
     os.makedirs(d)
