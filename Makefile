@@ -103,7 +103,12 @@ check-asan:
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  test/run-unit $(addprefix $(B)/asan/test/,$(UNIT_TESTS))
 
-check-vm: all
+# Test programs run inside the virtual BMC.
+$(B)/test/sandbox-probe: test/integration/sandbox-probe.c $(B)/libvmworker.a $(B)/libvmcommonglib.a $(B)/libvmcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS_ALL) -o $@ $(filter %.c %.a,$^) $(PKG_LIBS)
+
+check-vm: all $(B)/test/sandbox-probe
 	test/integration/run
 
 check: deps
