@@ -2,7 +2,8 @@
 #
 #   make            build build/vmedia-{supervisor,worker,gadget-helper}
 #   make check      install what is missing, unit tests (plain and ASan/UBSan),
-#                   then the integration tests inside the virtual BMC
+#                   libFuzzer on the parsers (test/fuzz/fuzz.mk), then the
+#                   integration tests inside the virtual BMC
 #   make demo       install what is missing, build, run the demo on the virtual BMC
 #   make install DESTDIR=...
 #   make deps       install the Debian packages of packages.txt that are missing
@@ -115,6 +116,7 @@ check: deps
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory check-unit
 	$(MAKE) --no-print-directory check-asan
+	$(MAKE) --no-print-directory check-fuzz
 	$(MAKE) --no-print-directory check-vm
 
 demo: deps
@@ -123,6 +125,8 @@ demo: deps
 
 deps:
 	@test/install-deps packages.txt
+
+include test/fuzz/fuzz.mk
 
 # --- install -------------------------------------------------------------------
 install: all
