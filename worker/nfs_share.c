@@ -16,8 +16,9 @@
  * the whole connection.  "hard" would wait forever. */
 #define NFS_RETRANS 2
 
-/* Newest first; an older one only when the server says it lacks the newer
- * (the kernel does not negotiate the minor version itself, mount.nfs does). */
+/* Newest first, as mount.nfs tries them; an older one only when the server
+ * says it lacks the newer (with a minor version given, the kernel does not
+ * fall back by itself). */
 static const char *const nfs_versions[] = { "4.2", "4.1", "4.0" };
 
 struct mount_job {
