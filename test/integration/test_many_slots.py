@@ -3,7 +3,6 @@ four Legacy (two https:// on nginx, one smb:// on Samba, one nfs:// on the
 kernel's NFS server) -- all mounted at the same time and read by the host in
 parallel, each host device with its own image; then all unmounted, clean."""
 import os
-import tempfile
 import threading
 import time
 
@@ -44,14 +43,6 @@ def nginx(srv_dir, ca, images):
 @pytest.fixture(scope="module")
 def smbd(srv_dir, images):
     with servers.Smbd(srv_dir, os.path.dirname(images[0]), USER, PASSWORD) as s:
-        # smbd's first session loads what it lacks (over 9p, under TCG): with
-        # seven other chains starting, it answered the CIFS client's
-        # negotiation too late twice in three runs (EHOSTDOWN after ~60 s).
-        # That first-start cost is not what this test is about.
-        mp = tempfile.mkdtemp(dir=srv_dir)
-        r = servers.mount_cifs(s.unc(), mp, USER, PASSWORD, readonly=True)
-        assert r.returncode == 0, r.stderr
-        servers.umount(mp)
         yield s
 
 
