@@ -225,6 +225,16 @@ static void on_share_mounted(GObject *src, GAsyncResult *res, gpointer data)
 	worker_advance(w);
 }
 
+/* Before the gadget opens the device: see nbd_device_use_large_reads(). */
+static void tune_device(Worker *w)
+{
+	int r = nbd_device_use_large_reads(w->dev);
+
+	if (r < 0)
+		g_warning("%s: %s keeps the kernel's request size or read-ahead: %s", w->slot->name,
+			  w->slot->nbd_device, g_strerror(-r));
+}
+
 static void on_size(guint64 size, gpointer data)
 {
 	Worker *w = data;
@@ -235,6 +245,8 @@ static void on_size(guint64 size, gpointer data)
 	g_message("%s: %s %s (%" G_GUINT64_FORMAT " bytes)", w->slot->name, w->slot->nbd_device,
 		  connected ? "attached" : "detached", size);
 	w->connected = connected;
+	if (connected)
+		tune_device(w);
 	if (!connected && w->want_mounted) {
 		w->lost_connection = TRUE;
 		fail(w, ECONNRESET, "the NBD device went away");
