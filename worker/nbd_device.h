@@ -29,7 +29,8 @@ int nbd_device_disconnect(NbdDevice *dev);
 /* Fewer, larger reads: let the kernel send the image server requests of up to
  * NBD_DEVICE_MAX_REQUEST_KB and read ahead NBD_DEVICE_READ_AHEAD_KB.  Call it
  * once the device is attached and before the gadget opens it (an open file
- * keeps the read-ahead it started with).  The read-ahead needs CAP_SYS_ADMIN
+ * keeps the read-ahead it started with); it opens the device, so not before
+ * the media detection has (the first open reads the partition table).  The read-ahead needs CAP_SYS_ADMIN
  * (BLKRASET); the request size has no ioctl: writing sysfs needs root (or
  * CAP_DAC_OVERRIDE).  0, or the first negative errno; nothing else depends on
  * it.  A larger read-ahead would fetch more for each random read (the window

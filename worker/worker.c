@@ -225,7 +225,9 @@ static void on_share_mounted(GObject *src, GAsyncResult *res, gpointer data)
 	worker_advance(w);
 }
 
-/* Before the gadget opens the device: see nbd_device_use_large_reads(). */
+/* Before the gadget opens the device (see nbd_device_use_large_reads()), and
+ * after the media detection: the first open of the device makes the kernel
+ * scan it for partitions, reads that must not block the main loop. */
 static void tune_device(Worker *w)
 {
 	int r = nbd_device_use_large_reads(w->dev);
@@ -245,8 +247,6 @@ static void on_size(guint64 size, gpointer data)
 	g_message("%s: %s %s (%" G_GUINT64_FORMAT " bytes)", w->slot->name, w->slot->nbd_device,
 		  connected ? "attached" : "detached", size);
 	w->connected = connected;
-	if (connected)
-		tune_device(w);
 	if (!connected && w->want_mounted) {
 		w->lost_connection = TRUE;
 		fail(w, ECONNRESET, "the NBD device went away");
@@ -273,6 +273,7 @@ static void on_media(GObject *src, GAsyncResult *res, gpointer data)
 		}
 		w->media = media;
 		w->media_known = TRUE;
+		tune_device(w);
 		g_message("%s: the image will be shown as a %s", w->slot->name, vm_media_to_str(media));
 	}
 	worker_advance(w);
