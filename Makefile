@@ -5,6 +5,7 @@
 #                   libFuzzer on the parsers (test/fuzz/fuzz.mk), then the
 #                   integration tests inside the virtual BMC
 #   make demo       install what is missing, build, run the demo on the virtual BMC
+#   make bench      install what is missing, build, run the benchmark on the virtual BMC
 #   make install DESTDIR=...
 #   make deps       install the Debian packages of packages.txt that are missing
 
@@ -142,6 +143,8 @@ clean:
 	rm -rf $(B)/obj $(B)/gen $(B)/test $(B)/asan $(B)/*.a $(PROGRAMS)
 
 .PHONY: all check check-unit check-asan check-vm demo deps install clean
+
+include test/bench/bench.mk
 .SECONDARY:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -95,6 +95,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	g_set_prgname("vmedia-worker");
+	/* A thread of GLib's pools (media detection, the credentials and the share's
+	 * mount run in one) would otherwise linger and wake up 15 s after its last
+	 * task, only to exit: a worker with no slot active sleeps (test_idle.py). */
+	g_thread_pool_set_max_unused_threads(0);
 
 	fd = supervisor_fd();
 	if (fd < 0) {
