@@ -32,7 +32,9 @@ int nbd_device_disconnect(NbdDevice *dev);
  * keeps the read-ahead it started with); it opens the device, so not before
  * the media detection has (the first open reads the partition table).
  * The read-ahead needs CAP_SYS_ADMIN (BLKRASET); the request size has no
- * ioctl: writing sysfs needs root (or CAP_DAC_OVERRIDE).  0, or the first
+ * ioctl: writing sysfs needs root, so under systemd the package's udev rule
+ * sets it and it is only checked here (units/60-virtual-media.rules, with
+ * the same 1024).  0, or the first
  * negative errno; nothing else depends on it.  A larger read-ahead would fetch
  * more for each random read (the window grows 4x instead of 2x per step below
  * a sixteenth of it). */
