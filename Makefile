@@ -13,6 +13,16 @@ LIBEXECDIR  ?= $(PREFIX)/libexec/virtual-media
 SYSCONFDIR  ?= /etc
 DATADIR     ?= $(PREFIX)/share
 DBUSIFDIR   ?= $(DATADIR)/dbus-1/interfaces
+DBUSPOLICYDIR  ?= $(DATADIR)/dbus-1/system.d
+DBUSSERVICEDIR ?= $(DATADIR)/dbus-1/system-services
+# systemd's and udev's directories (merged /usr: /lib/... is the same place;
+# debian/rules picks the one bookworm's debhelper looks in)
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+GENERATORDIR ?= $(PREFIX)/lib/systemd/system-generators
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+MODULESLOADDIR ?= $(PREFIX)/lib/modules-load.d
+UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
 
 CC          ?= cc
 B           := build
@@ -120,14 +130,27 @@ deps:
 	@test/install-deps packages.txt
 
 # --- install -------------------------------------------------------------------
+# The gadget-helper is installed 0755 here: it must end up setuid root with
+# group vmedia-worker (4750), but that group exists only once the package's
+# postinst has created the users (see debian/virtual-media.postinst).
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SYSCONFDIR)/virtual-media \
-	  $(DESTDIR)$(DBUSIFDIR)
+	  $(DESTDIR)$(DBUSIFDIR) $(DESTDIR)$(DBUSPOLICYDIR) $(DESTDIR)$(DBUSSERVICEDIR) \
+	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(GENERATORDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	  $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(MODULESLOADDIR) $(DESTDIR)$(UDEVRULESDIR)
 	install -m 0755 $(B)/vmedia-supervisor $(DESTDIR)$(SBINDIR)/
-	install -m 0755 $(B)/vmedia-worker $(DESTDIR)$(LIBEXECDIR)/
-	install -m 4755 $(B)/vmedia-gadget-helper $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0755 $(B)/vmedia-worker $(B)/vmedia-gadget-helper $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0644 conf/config.json $(DESTDIR)$(SYSCONFDIR)/virtual-media/config.json
 	install -m 0644 $(DBUS_XML) $(DESTDIR)$(DBUSIFDIR)/
+	install -m 0644 units/xyz.openbmc_project.VirtualMedia.conf $(DESTDIR)$(DBUSPOLICYDIR)/
+	install -m 0644 units/xyz.openbmc_project.VirtualMedia.service $(DESTDIR)$(DBUSSERVICEDIR)/
+	install -m 0644 units/virtual-media.service units/vmedia-worker@.service \
+	  units/vmedia-worker@.socket $(DESTDIR)$(UNITDIR)/
+	install -m 0755 units/virtual-media-generator $(DESTDIR)$(GENERATORDIR)/
+	install -m 0644 units/virtual-media.sysusers $(DESTDIR)$(SYSUSERSDIR)/virtual-media.conf
+	install -m 0644 units/virtual-media.tmpfiles $(DESTDIR)$(TMPFILESDIR)/virtual-media.conf
+	install -m 0644 units/virtual-media.modules-load $(DESTDIR)$(MODULESLOADDIR)/virtual-media.conf
+	install -m 0644 units/60-virtual-media.rules $(DESTDIR)$(UDEVRULESDIR)/
 
 clean:
 	rm -rf $(B)/obj $(B)/gen $(B)/test $(B)/asan $(B)/*.a $(PROGRAMS)
