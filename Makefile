@@ -2,7 +2,8 @@
 #
 #   make            build build/vmedia-{supervisor,worker,gadget-helper}
 #   make check      install what is missing, unit tests (plain and ASan/UBSan),
-#                   then the integration tests inside the virtual BMC
+#                   then the integration tests inside the virtual BMC, then
+#                   the Debian package in the systemd virtual BMC
 #   make demo       install what is missing, build, run the demo on the virtual BMC
 #   make install DESTDIR=...
 #   make deps       install the Debian packages of packages.txt that are missing
@@ -116,11 +117,16 @@ check-asan:
 check-vm: all
 	test/integration/run
 
+# The Debian package, built out of tree and installed in the systemd virtual BMC.
+check-system:
+	test/system/run
+
 check: deps
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory check-unit
 	$(MAKE) --no-print-directory check-asan
 	$(MAKE) --no-print-directory check-vm
+	$(MAKE) --no-print-directory check-system
 
 demo: deps
 	$(MAKE) --no-print-directory all
@@ -155,7 +161,7 @@ install: all
 clean:
 	rm -rf $(B)/obj $(B)/gen $(B)/test $(B)/asan $(B)/*.a $(PROGRAMS)
 
-.PHONY: all check check-unit check-asan check-vm demo deps install clean
+.PHONY: all check check-unit check-asan check-vm check-system demo deps install clean
 .SECONDARY:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
