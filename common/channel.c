@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 struct _VmChannel {
@@ -50,6 +51,12 @@ void vm_channel_free(VmChannel *ch)
 gboolean vm_channel_is_open(VmChannel *ch)
 {
 	return ch && ch->fd >= 0;
+}
+
+void vm_channel_hang_up(VmChannel *ch)
+{
+	if (vm_channel_is_open(ch))
+		shutdown(ch->fd, SHUT_WR);
 }
 
 static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)

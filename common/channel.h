@@ -24,5 +24,8 @@ void vm_channel_free(VmChannel *ch);
 /* 0 or a negative errno (logged). */
 int vm_channel_send(VmChannel *ch, const struct vm_msg *m);
 gboolean vm_channel_is_open(VmChannel *ch);
+/* Tells the peer that we are done (it reads end-of-file) but keeps listening:
+ * its last messages arrive, then on_closed when it closes its end. */
+void vm_channel_hang_up(VmChannel *ch);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmChannel, vm_channel_free)

@@ -21,6 +21,7 @@
 #include "gadget-helper/gadget.h"
 #include "gadget-helper/log.h"
 #include "gadget-helper/request.h"
+#include "gadget-helper/rights.h"
 
 #define SOCK_FD 3
 
@@ -161,6 +162,10 @@ int main(int argc, char **argv)
 	/* nothing from the caller's environment reaches code running as root */
 	clearenv();
 	umask(022);
+	if ((r = gh_drop_capabilities()) < 0) {
+		gh_log(NULL, "cannot drop capabilities: %s", strerror(-r));
+		return 1;
+	}
 	if (parse_args(argc, argv, &config) < 0) {
 		gh_log(NULL, "usage: vmedia-gadget-helper [--config FILE]");
 		return 1;

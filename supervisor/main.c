@@ -19,12 +19,18 @@ static gboolean on_signal(gpointer svc)
 int main(int argc, char **argv)
 {
 	g_autofree char *config_path = NULL;
-	gboolean check_only = FALSE;
+	g_autofree char *worker_sockets = NULL;
+	gboolean check_only = FALSE, list_slots = FALSE;
 	GOptionEntry entries[] = {
 		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
 		  "Configuration file (default " VM_CONFIG_DEFAULT_PATH ")", "FILE" },
 		{ "check-config", 0, 0, G_OPTION_ARG_NONE, &check_only,
 		  "Check the configuration file and exit", NULL },
+		{ "list-slots", 0, 0, G_OPTION_ARG_NONE, &list_slots,
+		  "Print the configured slots' names, one per line, and exit", NULL },
+		{ "worker-sockets", 0, 0, G_OPTION_ARG_FILENAME, &worker_sockets,
+		  "Connect to the workers' sockets DIR/SLOT.sock (systemd starts them) "
+		  "instead of starting the workers", "DIR" },
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("- the BMC's Virtual Media service");
@@ -48,14 +54,17 @@ int main(int argc, char **argv)
 		g_free(cfg);
 		return 1;
 	}
-	if (check_only) {
-		g_print("%s: %zu slots, valid\n", config_path, cfg->n_slots);
+	if (check_only || list_slots) {
+		for (size_t i = 0; list_slots && i < cfg->n_slots; i++)
+			g_print("%s\n", cfg->slots[i].name);
+		if (check_only)
+			g_print("%s: %zu slots, valid\n", config_path, cfg->n_slots);
 		g_free(cfg);
 		return 0;
 	}
 
 	loop = g_main_loop_new(NULL, FALSE);
-	svc = service_new(cfg, config_path, loop);
+	svc = service_new(cfg, config_path, worker_sockets, loop);
 	if (!service_start(svc, &error)) {
 		g_printerr("vmedia-supervisor: cannot connect to the system bus: %s\n", error->message);
 		return 1;

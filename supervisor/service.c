@@ -11,6 +11,7 @@
 struct _Service {
 	struct vm_config *cfg;
 	char *config_path;
+	char *worker_sockets;
 	GMainLoop *loop;
 	GDBusConnection *bus;
 	GDBusObjectManagerServer *manager;
@@ -34,12 +35,14 @@ static void on_name_lost(GDBusConnection *c, const char *name, gpointer data)
 	service_stop(svc);
 }
 
-Service *service_new(struct vm_config *cfg, const char *config_path, GMainLoop *loop)
+Service *service_new(struct vm_config *cfg, const char *config_path, const char *worker_sockets,
+		     GMainLoop *loop)
 {
 	Service *svc = g_new0(Service, 1);
 
 	svc->cfg = cfg;
 	svc->config_path = g_strdup(config_path);
+	svc->worker_sockets = g_strdup(worker_sockets);
 	svc->loop = g_main_loop_ref(loop);
 	svc->slots = g_ptr_array_new_with_free_func((GDestroyNotify)slot_free);
 	return svc;
@@ -47,7 +50,12 @@ Service *service_new(struct vm_config *cfg, const char *config_path, GMainLoop *
 
 gboolean service_start(Service *svc, GError **error)
 {
-	g_autofree char *worker = vm_find_program("vmedia-worker");
+	g_autofree char *program = svc->worker_sockets ? NULL : vm_find_program("vmedia-worker");
+	struct worker_launch worker = {
+		.program = program,
+		.config_path = svc->config_path,
+		.socket_dir = svc->worker_sockets,
+	};
 
 	svc->bus = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, error);
 	if (!svc->bus)
@@ -57,7 +65,7 @@ gboolean service_start(Service *svc, GError **error)
 
 	svc->manager = g_dbus_object_manager_server_new(OBJECT_ROOT);
 	for (size_t i = 0; i < svc->cfg->n_slots; i++) {
-		Slot *s = slot_new(&svc->cfg->slots[i], svc->config_path, worker, svc->manager);
+		Slot *s = slot_new(&svc->cfg->slots[i], &worker, svc->manager);
 		g_ptr_array_add(svc->slots, s);
 	}
 	g_dbus_object_manager_server_set_connection(svc->manager, svc->bus);
@@ -108,6 +116,7 @@ void service_free(Service *svc)
 	g_clear_object(&svc->bus);
 	g_main_loop_unref(svc->loop);
 	g_free(svc->config_path);
+	g_free(svc->worker_sockets);
 	g_free(svc->cfg);
 	g_free(svc);
 }

@@ -7,8 +7,11 @@
 
 typedef struct _Service Service;
 
-/* Takes the configuration; quits loop when the name is lost or after a stop. */
-Service *service_new(struct vm_config *cfg, const char *config_path, GMainLoop *loop);
+/* Takes the configuration; quits loop when the name is lost or after a stop.
+ * worker_sockets: NULL to spawn the workers, or the directory of their
+ * systemd sockets (see worker_proc.h). */
+Service *service_new(struct vm_config *cfg, const char *config_path, const char *worker_sockets,
+		     GMainLoop *loop);
 /* Connects to the system bus (DBUS_SYSTEM_BUS_ADDRESS is honoured) and starts. */
 gboolean service_start(Service *svc, GError **error);
 /* Stops every worker (they clean up), then quits the loop. */

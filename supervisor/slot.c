@@ -418,8 +418,8 @@ static gboolean on_legacy_mount(VmDbusLegacy *iface, GDBusMethodInvocation *inv,
 
 /* --- life cycle ---------------------------------------------------------------------- */
 
-Slot *slot_new(const struct vm_slot_config *cfg, const char *config_path,
-	       const char *worker_program, GDBusObjectManagerServer *manager)
+Slot *slot_new(const struct vm_slot_config *cfg, const struct worker_launch *worker,
+	       GDBusObjectManagerServer *manager)
 {
 	Slot *s = g_new0(Slot, 1);
 	g_autofree char *path = NULL;
@@ -467,8 +467,7 @@ Slot *slot_new(const struct vm_slot_config *cfg, const char *config_path,
 	}
 	g_dbus_object_manager_server_export(manager, G_DBUS_OBJECT_SKELETON(s->object));
 
-	s->worker = worker_proc_new(worker_program, config_path, cfg->name, on_worker_message,
-				    on_worker_gone, s);
+	s->worker = worker_proc_new(worker, cfg->name, on_worker_message, on_worker_gone, s);
 	return s;
 }
 

@@ -8,8 +8,10 @@
 
 typedef struct _Slot Slot;
 
-Slot *slot_new(const struct vm_slot_config *cfg, const char *config_path,
-	       const char *worker_program, GDBusObjectManagerServer *manager);
+#include "supervisor/worker_proc.h"
+
+Slot *slot_new(const struct vm_slot_config *cfg, const struct worker_launch *worker,
+	       GDBusObjectManagerServer *manager);
 /* Starts the worker; the slot becomes usable when it reports ready. */
 void slot_start(Slot *s);
 /* Shutdown: the worker cleans up and exits.  Calls done() once it has

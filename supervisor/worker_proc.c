@@ -5,24 +5,26 @@
 #include <gio/gio.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/channel.h"
 
-/* A worker that dies sooner than this after its start is restarted after a
- * growing delay, so that a broken installation does not spin. */
+/* A worker that goes sooner than this after its start is started again after
+ * a growing delay, so that a broken installation does not spin. */
 #define QUICK_DEATH_US (10 * G_USEC_PER_SEC)
 #define MAX_BACKOFF_S 30
 
 struct _WorkerProc {
 	char *program;
 	char *config_path;
+	char *socket_path; /* connect mode */
 	char *slot;
 	WorkerProcMessageFunc on_message;
 	WorkerProcGoneFunc on_gone;
 	gpointer user_data;
 
-	GSubprocess *proc;
+	GSubprocess *proc; /* spawn mode */
 	VmChannel *ch;
 	GCancellable *cancel;
 	gint64 started_at;
@@ -30,6 +32,35 @@ struct _WorkerProc {
 	guint restart_timer;
 	gboolean stopping;
 };
+
+static gboolean on_restart_timer(gpointer data)
+{
+	WorkerProc *wp = data;
+
+	wp->restart_timer = 0;
+	worker_proc_start(wp);
+	return G_SOURCE_REMOVE;
+}
+
+static void schedule_restart(WorkerProc *wp, gboolean failed_to_start)
+{
+	gboolean quick = failed_to_start ||
+			 g_get_monotonic_time() - wp->started_at < QUICK_DEATH_US;
+
+	wp->backoff_s = quick ? MIN(MAX(wp->backoff_s * 2, 1), MAX_BACKOFF_S) : 0;
+	if (wp->backoff_s)
+		g_message("%s: starting the worker again in %u s", wp->slot, wp->backoff_s);
+	wp->restart_timer = g_timeout_add_seconds(wp->backoff_s, on_restart_timer, wp);
+}
+
+/* The worker is gone for good: tell the slot, then get a new one. */
+static void worker_gone(WorkerProc *wp)
+{
+	g_clear_pointer(&wp->ch, vm_channel_free);
+	wp->on_gone(wp->user_data);
+	if (!wp->stopping)
+		schedule_restart(wp, FALSE);
+}
 
 static void on_channel_message(VmChannel *ch, struct vm_msg *m, gpointer data)
 {
@@ -43,26 +74,22 @@ static void on_closed(VmChannel *ch, int error, gpointer data)
 
 	vm_channel_free(wp->ch);
 	wp->ch = NULL;
-	/* A worker that closes its socket is of no use: make sure it is gone;
-	 * on_worker_exit follows. */
-	if (wp->proc && !wp->stopping)
-		g_subprocess_force_exit(wp->proc);
-}
-
-static gboolean on_restart_timer(gpointer data)
-{
-	WorkerProc *wp = data;
-
-	wp->restart_timer = 0;
-	worker_proc_start(wp);
-	return G_SOURCE_REMOVE;
+	if (!wp->socket_path) {
+		/* A worker that closes its socket is of no use: make sure it
+		 * is gone; on_worker_exit follows. */
+		if (wp->proc && !wp->stopping)
+			g_subprocess_force_exit(wp->proc);
+		return;
+	}
+	if (!wp->stopping)
+		g_warning("%s: the worker hung up", wp->slot);
+	worker_gone(wp);
 }
 
 static void on_worker_exit(GObject *src, GAsyncResult *res, gpointer data)
 {
 	GSubprocess *proc = G_SUBPROCESS(src);
 	WorkerProc *wp = data;
-	gboolean quick;
 
 	if (!g_subprocess_wait_finish(proc, res, NULL))
 		return; /* cancelled: wp is gone */
@@ -72,30 +99,20 @@ static void on_worker_exit(GObject *src, GAsyncResult *res, gpointer data)
 	else if (!wp->stopping || g_subprocess_get_exit_status(proc) != 0)
 		g_warning("%s: the worker exited with status %d", wp->slot,
 			  g_subprocess_get_exit_status(proc));
-
 	g_clear_object(&wp->proc);
-	g_clear_pointer(&wp->ch, vm_channel_free);
-	wp->on_gone(wp->user_data);
-	if (wp->stopping)
-		return;
-
-	quick = g_get_monotonic_time() - wp->started_at < QUICK_DEATH_US;
-	wp->backoff_s = quick ? MIN(MAX(wp->backoff_s * 2, 1), MAX_BACKOFF_S) : 0;
-	if (wp->backoff_s)
-		g_message("%s: restarting the worker in %u s", wp->slot, wp->backoff_s);
-	wp->restart_timer = g_timeout_add_seconds(wp->backoff_s, on_restart_timer, wp);
+	worker_gone(wp);
 }
 
-void worker_proc_start(WorkerProc *wp)
+/* Spawn mode: our own child, the socketpair's other end on its fd 3. */
+static int spawn_worker(WorkerProc *wp)
 {
 	g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_INHERIT);
 	g_autoptr(GError) error = NULL;
 	int sv[2];
 
-	g_return_if_fail(!wp->proc && !wp->stopping);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		g_warning("%s: socketpair: %s", wp->slot, g_strerror(errno));
-		return;
+		return -1;
 	}
 	g_subprocess_launcher_take_fd(l, sv[1], 3);
 	wp->proc = g_subprocess_launcher_spawn(l, &error, wp->program, "--config", wp->config_path,
@@ -103,23 +120,59 @@ void worker_proc_start(WorkerProc *wp)
 	if (!wp->proc) {
 		g_warning("%s: cannot start the worker: %s", wp->slot, error->message);
 		close(sv[0]);
-		wp->backoff_s = MIN(MAX(wp->backoff_s * 2, 1), MAX_BACKOFF_S);
-		wp->restart_timer = g_timeout_add_seconds(wp->backoff_s, on_restart_timer, wp);
-		return;
+		return -1;
 	}
-	wp->started_at = g_get_monotonic_time();
-	wp->ch = vm_channel_new(sv[0], wp->slot, on_channel_message, on_closed, wp);
 	g_subprocess_wait_async(wp->proc, wp->cancel, on_worker_exit, wp);
+	return sv[0];
 }
 
-WorkerProc *worker_proc_new(const char *program, const char *config_path, const char *slot,
+/* Connect mode: systemd starts the worker when we connect; a connection to a
+ * listening socket completes at once, the worker accepts it when it is up. */
+static int connect_worker(WorkerProc *wp)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(wp->socket_path) >= sizeof sa.sun_path) {
+		g_warning("%s: %s: path too long", wp->slot, wp->socket_path);
+		return -1;
+	}
+	strcpy(sa.sun_path, wp->socket_path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		g_warning("%s: cannot reach the worker at %s: %s", wp->slot, wp->socket_path,
+			  g_strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+void worker_proc_start(WorkerProc *wp)
+{
+	int fd;
+
+	g_return_if_fail(!wp->proc && !wp->ch && !wp->stopping);
+	wp->started_at = g_get_monotonic_time();
+	fd = wp->socket_path ? connect_worker(wp) : spawn_worker(wp);
+	if (fd < 0) {
+		schedule_restart(wp, TRUE);
+		return;
+	}
+	wp->ch = vm_channel_new(fd, wp->slot, on_channel_message, on_closed, wp);
+}
+
+WorkerProc *worker_proc_new(const struct worker_launch *how, const char *slot,
 			    WorkerProcMessageFunc on_message, WorkerProcGoneFunc on_gone,
 			    gpointer user_data)
 {
 	WorkerProc *wp = g_new0(WorkerProc, 1);
 
-	wp->program = g_strdup(program);
-	wp->config_path = g_strdup(config_path);
+	wp->program = g_strdup(how->program);
+	wp->config_path = g_strdup(how->config_path);
+	if (how->socket_dir)
+		wp->socket_path = g_strdup_printf("%s/%s.sock", how->socket_dir, slot);
 	wp->slot = g_strdup(slot);
 	wp->on_message = on_message;
 	wp->on_gone = on_gone;
@@ -135,8 +188,12 @@ int worker_proc_send(WorkerProc *wp, const struct vm_msg *m)
 
 void worker_proc_kill(WorkerProc *wp)
 {
-	if (wp->proc)
+	if (wp->proc) {
 		g_subprocess_send_signal(wp->proc, SIGKILL);
+	} else if (wp->ch) {
+		g_warning("%s: hanging up on the worker", wp->slot);
+		worker_gone(wp);
+	}
 }
 
 gboolean worker_proc_stop(WorkerProc *wp)
@@ -145,6 +202,11 @@ gboolean worker_proc_stop(WorkerProc *wp)
 	if (wp->restart_timer)
 		g_source_remove(wp->restart_timer);
 	wp->restart_timer = 0;
+	if (wp->socket_path) {
+		/* not our child: wait for it to hang up once it has cleaned up */
+		vm_channel_hang_up(wp->ch);
+		return wp->ch != NULL;
+	}
 	g_clear_pointer(&wp->ch, vm_channel_free);
 	return wp->proc != NULL;
 }
@@ -161,6 +223,7 @@ void worker_proc_free(WorkerProc *wp)
 	g_clear_object(&wp->cancel);
 	g_free(wp->program);
 	g_free(wp->config_path);
+	g_free(wp->socket_path);
 	g_free(wp->slot);
 	g_free(wp);
 }

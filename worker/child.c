@@ -2,6 +2,7 @@
 #include "worker/child.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 
 #define OUTPUT_KEEP 4096 /* bytes of output kept for the diagnosis */
 
@@ -45,8 +46,18 @@ static void on_wait(GObject *src, GAsyncResult *res, gpointer data)
 	c->on_exit(code, c->user_data);
 }
 
-Child *child_spawn(const char *slot, const char *const *argv, const int *fds, guint n_fds,
-		   ChildExitFunc on_exit, gpointer user_data, GError **error)
+/* In the child between fork and exec.  The worker's CAP_SYS_ADMIN is an
+ * ambient capability (units/vmedia-worker@.service), so it would survive the
+ * exec; no_new_privs keeps a setuid program (the gadget-helper is one) from
+ * handing rights back. */
+static void drop_rights(gpointer unused)
+{
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
+Child *child_spawn(const char *slot, const char *const *argv, ChildRights rights, const int *fds,
+		   guint n_fds, ChildExitFunc on_exit, gpointer user_data, GError **error)
 {
 	/* stderr merged into the stdout pipe: one stream to log and diagnose */
 	g_autoptr(GSubprocessLauncher) l =
@@ -63,6 +74,8 @@ Child *child_spawn(const char *slot, const char *const *argv, const int *fds, gu
 
 	for (guint i = 0; i < n_fds; i++)
 		g_subprocess_launcher_take_fd(l, fds[i], 3 + (int)i);
+	if (rights == CHILD_NO_CAPS)
+		g_subprocess_launcher_set_child_setup(l, drop_rights, NULL, NULL);
 	c->proc = g_subprocess_launcher_spawnv(l, argv, error);
 	if (!c->proc)
 		return NULL;

@@ -10,9 +10,15 @@ typedef struct _Child Child;
 /* exit_code: the exit status, or 128 + N when killed by signal N. */
 typedef void (*ChildExitFunc)(int exit_code, gpointer user_data);
 
+/* What a child keeps of the worker's rights. */
+typedef enum {
+	CHILD_KEEP_CAPS, /* nbd-client: the NBD ioctls need CAP_SYS_ADMIN */
+	CHILD_NO_CAPS,	 /* nbdkit: talks to the network, needs no capability */
+} ChildRights;
+
 /* Starts argv; fds[i] (taken, may be NULL) become the child's fd 3 + i. */
-Child *child_spawn(const char *slot, const char *const *argv, const int *fds, guint n_fds,
-		   ChildExitFunc on_exit, gpointer user_data, GError **error);
+Child *child_spawn(const char *slot, const char *const *argv, ChildRights rights, const int *fds,
+		   guint n_fds, ChildExitFunc on_exit, gpointer user_data, GError **error);
 void child_kill(Child *c, int sig);
 gboolean child_running(Child *c);
 /* What the child printed (stdout and stderr), up to a few KiB. */

@@ -1,17 +1,57 @@
 /* vmedia-worker: the worker of one slot.
  *
- * Started by the supervisor (or by systemd as vmedia-worker@SLOT) with a
- * SOCK_SEQPACKET socket to the supervisor on fd 3.  Runs nbd-client for the
+ * Started by the supervisor with a SOCK_SEQPACKET socketpair to it on fd 3,
+ * or by systemd as vmedia-worker@SLOT when the supervisor connects to the
+ * slot's socket (fd 3 is then the listening socket, see supervisor_fd()).  Runs nbd-client for the
  * slot's NBD device and asks its gadget-helper to expose that device to the
  * host.  Exits when the supervisor goes away, after cleaning up. */
+#include <errno.h>
+#include <fcntl.h>
 #include <glib-unix.h>
 #include <locale.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/config.h"
 #include "worker/worker.h"
 
 #define SUPERVISOR_FD 3
+
+/* systemd's socket activation (Accept=no): LISTEN_PID is ours and fd 3 listens;
+ * the supervisor's connection is the one that made systemd start us. */
+static gboolean socket_activated(void)
+{
+	const char *pid = g_getenv("LISTEN_PID"), *fds = g_getenv("LISTEN_FDS");
+	gboolean ours = pid && fds && strtoul(pid, NULL, 10) == (unsigned long)getpid() &&
+			strcmp(fds, "1") == 0;
+
+	/* not for our children */
+	g_unsetenv("LISTEN_PID");
+	g_unsetenv("LISTEN_FDS");
+	g_unsetenv("LISTEN_FDNAMES");
+	return ours;
+}
+
+/* The socket to the supervisor, or -1 (errno set). */
+static int supervisor_fd(void)
+{
+	int listening = 0, fd;
+	socklen_t len = sizeof listening;
+
+	if (!socket_activated())
+		return SUPERVISOR_FD;
+	if (getsockopt(SUPERVISOR_FD, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0)
+		return -1;
+	if (!listening) {
+		errno = EINVAL;
+		return -1;
+	}
+	fcntl(SUPERVISOR_FD, F_SETFL, fcntl(SUPERVISOR_FD, F_GETFL) & ~O_NONBLOCK);
+	fd = accept4(SUPERVISOR_FD, NULL, NULL, SOCK_CLOEXEC);
+	close(SUPERVISOR_FD); /* systemd keeps listening for our successor */
+	return fd;
+}
 
 static gboolean on_signal(gpointer w)
 {
@@ -34,6 +74,7 @@ int main(int argc, char **argv)
 	g_autofree struct vm_config *cfg = g_new0(struct vm_config, 1);
 	const struct vm_slot_config *slot;
 	char err[512];
+	int fd;
 
 	setlocale(LC_ALL, "");
 	g_option_context_add_main_entries(ctx, entries, NULL);
@@ -55,8 +96,14 @@ int main(int argc, char **argv)
 	}
 	g_set_prgname("vmedia-worker");
 
+	fd = supervisor_fd();
+	if (fd < 0) {
+		g_printerr("vmedia-worker: %s: no connection from the supervisor: %s\n", slot->name,
+			   g_strerror(errno));
+		return 1;
+	}
 	loop = g_main_loop_new(NULL, FALSE);
-	w = worker_new(config_path, slot, SUPERVISOR_FD, loop, &error);
+	w = worker_new(config_path, slot, fd, loop, &error);
 	if (!w) {
 		g_printerr("vmedia-worker: %s: %s\n", slot->name, error->message);
 		return 1;

@@ -96,8 +96,8 @@ static Nbdkit *nbdkit_spawn(const struct vm_slot_config *slot, gboolean read_onl
 		g_ptr_array_add(argv, g_strdup(g_ptr_array_index(plugin_args, i)));
 	g_ptr_array_add(argv, NULL);
 
-	k->child = child_spawn(slot->name, (const char *const *)argv->pdata, &fd, fd >= 0 ? 1 : 0,
-			       on_exit, user_data, error);
+	k->child = child_spawn(slot->name, (const char *const *)argv->pdata, CHILD_NO_CAPS, &fd,
+			       fd >= 0 ? 1 : 0, on_exit, user_data, error);
 	fd = -1; /* taken */
 	if (!k->child)
 		return NULL;
