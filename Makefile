@@ -14,6 +14,7 @@ LIBEXECDIR  ?= $(PREFIX)/libexec/virtual-media
 SYSCONFDIR  ?= /etc
 DATADIR     ?= $(PREFIX)/share
 DBUSIFDIR   ?= $(DATADIR)/dbus-1/interfaces
+MANDIR      ?= $(DATADIR)/man
 DBUSPOLICYDIR  ?= $(DATADIR)/dbus-1/system.d
 DBUSSERVICEDIR ?= $(DATADIR)/dbus-1/system-services
 # systemd's and udev's directories (merged /usr: /lib/... is the same place;
@@ -143,7 +144,8 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SYSCONFDIR)/virtual-media \
 	  $(DESTDIR)$(DBUSIFDIR) $(DESTDIR)$(DBUSPOLICYDIR) $(DESTDIR)$(DBUSSERVICEDIR) \
 	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(GENERATORDIR) $(DESTDIR)$(SYSUSERSDIR) \
-	  $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(MODULESLOADDIR) $(DESTDIR)$(UDEVRULESDIR)
+	  $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(MODULESLOADDIR) $(DESTDIR)$(UDEVRULESDIR) \
+	  $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(B)/vmedia-supervisor $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(B)/vmedia-worker $(B)/vmedia-gadget-helper $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0644 conf/config.json $(DESTDIR)$(SYSCONFDIR)/virtual-media/config.json
@@ -157,6 +159,7 @@ install: all
 	install -m 0644 units/virtual-media.tmpfiles $(DESTDIR)$(TMPFILESDIR)/virtual-media.conf
 	install -m 0644 units/virtual-media.modules-load $(DESTDIR)$(MODULESLOADDIR)/virtual-media.conf
 	install -m 0644 units/60-virtual-media.rules $(DESTDIR)$(UDEVRULESDIR)/
+	install -m 0644 doc/vmedia-supervisor.8 $(DESTDIR)$(MANDIR)/man8/
 
 clean:
 	rm -rf $(B)/obj $(B)/gen $(B)/test $(B)/asan $(B)/*.a $(PROGRAMS)
@@ -164,4 +167,6 @@ clean:
 .PHONY: all check check-unit check-asan check-vm check-system demo deps install clean
 .SECONDARY:
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+# The compilers' dependency files (not the package build in $(B)/deb, whose
+# tree has directories such as system.d, nor the VM's module tree).
+-include $(shell find $(B) \( -path $(B)/deb -o -path $(B)/vm \) -prune -o -name '*.d' -type f -print 2>/dev/null)

@@ -259,6 +259,7 @@ def test_proxy_mount(service, proxy_server, images):
         st = status(pid)
         assert uids(st)[1] == 0, f"the helper's euid: {st['Uid']}"
         assert caps(st) == 0 and caps(st, "CapPrm") == 0, (st["CapEff"], st["CapPrm"])
+        assert st["NoNewPrivs"] == "1"
     unmount_and_check(slot)
 
 
