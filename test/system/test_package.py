@@ -340,3 +340,15 @@ def test_stop_leaves_nothing_behind(service, proxy_server, nginx, images):
     with open("/proc/mounts") as f:
         fstypes = [line.split()[2] for line in f]
     assert not [t for t in fstypes if t in ("cifs", "smb3", "nfs", "nfs4")], fstypes
+
+
+def test_purge(installed):
+    """dpkg --purge takes everything of the package away but the users."""
+    run("dpkg", "--purge", "virtual-media", timeout=180)
+    assert run("dpkg-statoverride", "--list", HELPER, check=False).returncode != 0
+    left = [p for p in INSTALLED if os.path.exists(p)]
+    assert not left, f"left after purge: {left}"
+    assert not os.path.exists(os.path.dirname(CONFIG))
+    assert run("systemctl", "is-enabled", "virtual-media.service",
+               check=False).stdout.strip() in ("", "not-found")
+    assert pwd.getpwnam("vmedia-worker")  # Debian leaves system users
