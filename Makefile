@@ -2,8 +2,9 @@
 #
 #   make            build build/vmedia-{supervisor,worker,gadget-helper}
 #   make check      install what is missing, unit tests (plain and ASan/UBSan),
-#                   then the integration tests inside the virtual BMC, then
-#                   the Debian package in the systemd virtual BMC
+#                   libFuzzer on the parsers (test/fuzz/fuzz.mk), then the
+#                   integration tests inside the virtual BMC, then the Debian
+#                   package in the systemd virtual BMC
 #   make demo       install what is missing, build, run the demo on the virtual BMC
 #   make install DESTDIR=...
 #   make deps       install the Debian packages of packages.txt that are missing
@@ -115,7 +116,12 @@ check-asan:
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  test/run-unit $(addprefix $(B)/asan/test/,$(UNIT_TESTS))
 
-check-vm: all
+# Test programs run inside the virtual BMC.
+$(B)/test/sandbox-probe: test/integration/sandbox-probe.c $(B)/libvmworker.a $(B)/libvmcommonglib.a $(B)/libvmcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS_ALL) -o $@ $(filter %.c %.a,$^) $(PKG_LIBS)
+
+check-vm: all $(B)/test/sandbox-probe
 	test/integration/run
 
 # The Debian package, built out of tree and installed in the systemd virtual BMC.
@@ -126,6 +132,7 @@ check: deps
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory check-unit
 	$(MAKE) --no-print-directory check-asan
+	$(MAKE) --no-print-directory check-fuzz
 	$(MAKE) --no-print-directory check-vm
 	$(MAKE) --no-print-directory check-system
 
@@ -135,6 +142,8 @@ demo: deps
 
 deps:
 	@test/install-deps packages.txt
+
+include test/fuzz/fuzz.mk
 
 # --- install -------------------------------------------------------------------
 # The gadget-helper is installed 0755 here: it must end up setuid root with

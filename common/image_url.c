@@ -43,8 +43,10 @@ gboolean vm_image_url_parse(const char *url, VmImageUrl *out, GError **error)
 		out->scheme = VM_URL_HTTP;
 	else if (g_ascii_strcasecmp(scheme, "smb") == 0)
 		out->scheme = VM_URL_SMB;
+	else if (g_ascii_strcasecmp(scheme, "nfs") == 0)
+		out->scheme = VM_URL_NFS;
 	else
-		return FAIL("unsupported scheme \"%s\": use https:// or smb://", scheme);
+		return FAIL("unsupported scheme \"%s\": use https://, smb:// or nfs://", scheme);
 
 	if (g_uri_get_userinfo(uri))
 		return FAIL("credentials do not belong in the URL: pass them through the pipe");
@@ -61,9 +63,9 @@ gboolean vm_image_url_parse(const char *url, VmImageUrl *out, GError **error)
 		    has_control_chars(dec, FALSE))
 			return FAIL("the URL's path has an empty, \".\", \"..\" or escaped \"/\" segment");
 	}
+	if (vm_url_scheme_is_share(out->scheme) && (g_uri_get_query(uri) || g_uri_get_fragment(uri)))
+		return FAIL("a file share's URL has no query or fragment");
 	if (out->scheme == VM_URL_SMB) {
-		if (g_uri_get_query(uri) || g_uri_get_fragment(uri))
-			return FAIL("an smb:// URL has no query or fragment");
 		if (g_strv_length(segments) < 2)
 			return FAIL("an smb:// URL names a share and a file: smb://host/share/image.iso");
 	}
@@ -71,6 +73,11 @@ gboolean vm_image_url_parse(const char *url, VmImageUrl *out, GError **error)
 	out->port = g_uri_get_port(uri);
 	out->path = g_uri_unescape_string(path, NULL);
 	return TRUE;
+}
+
+gboolean vm_url_scheme_is_share(VmUrlScheme scheme)
+{
+	return scheme == VM_URL_SMB || scheme == VM_URL_NFS;
 }
 
 void vm_image_url_clear(VmImageUrl *u)

@@ -9,6 +9,7 @@ typedef enum {
 	VM_URL_HTTPS,
 	VM_URL_HTTP, /* only where the configuration allows it */
 	VM_URL_SMB,
+	VM_URL_NFS,
 } VmUrlScheme;
 
 typedef struct {
@@ -21,3 +22,6 @@ typedef struct {
 /* FALSE with a message that says what is wrong (never echoing control characters). */
 gboolean vm_image_url_parse(const char *url, VmImageUrl *out, GError **error);
 void vm_image_url_clear(VmImageUrl *u);
+/* Whether the image is a file on a network share that the worker mounts
+ * (smb://, nfs://): only such an image can be mounted read-write. */
+gboolean vm_url_scheme_is_share(VmUrlScheme scheme);

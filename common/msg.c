@@ -216,8 +216,11 @@ int vm_msg_recv(int sock, struct vm_msg *m)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	if (n == 0)
+	if (n == 0) {
+		/* the peer has gone, or sent an empty datagram, which may carry fds */
+		close_all_fds(&mh);
 		return -ECONNRESET;
+	}
 
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {

@@ -364,7 +364,7 @@ static int check_legacy_request(Slot *s, const char *url, gboolean rw, GError **
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
 			    "plain http:// is refused: use https://, or set AllowHTTP in the configuration");
 		e = EINVAL;
-	} else if (rw && u.scheme != VM_URL_SMB) {
+	} else if (rw && !vm_url_scheme_is_share(u.scheme)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_READ_ONLY,
 			    "an image over http(s) cannot be written: mount it read-only");
 		e = EROFS;

@@ -3,6 +3,9 @@
 
 #include <signal.h>
 #include <sys/prctl.h>
+#include <unistd.h>
+
+#include "worker/sandbox.h"
 
 #define OUTPUT_KEEP 4096 /* bytes of output kept for the diagnosis */
 
@@ -14,6 +17,7 @@ struct _Child {
 	char *slot;
 	char *name;
 	gboolean exited;
+	int sandbox;
 	ChildExitFunc on_exit;
 	gpointer user_data;
 };
@@ -49,15 +53,19 @@ static void on_wait(GObject *src, GAsyncResult *res, gpointer data)
 /* In the child between fork and exec.  The worker's CAP_SYS_ADMIN is an
  * ambient capability (units/vmedia-worker@.service), so it would survive the
  * exec; no_new_privs keeps a setuid program (the gadget-helper is one) from
- * handing rights back. */
-static void drop_rights(gpointer unused)
+ * handing rights back; then the sandbox, if any.  Fails closed. */
+static void drop_rights(gpointer data)
 {
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	const Child *c = data;
+
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 ||
+	    sandbox_enter(c->sandbox) < 0)
+		_exit(126);
 }
 
-Child *child_spawn(const char *slot, const char *const *argv, ChildRights rights, const int *fds,
-		   guint n_fds, ChildExitFunc on_exit, gpointer user_data, GError **error)
+Child *child_spawn(const char *slot, const char *const *argv, ChildRights rights, int sandbox,
+		   const int *fds, guint n_fds, ChildExitFunc on_exit, gpointer user_data,
+		   GError **error)
 {
 	/* stderr merged into the stdout pipe: one stream to log and diagnose */
 	g_autoptr(GSubprocessLauncher) l =
@@ -74,9 +82,13 @@ Child *child_spawn(const char *slot, const char *const *argv, ChildRights rights
 
 	for (guint i = 0; i < n_fds; i++)
 		g_subprocess_launcher_take_fd(l, fds[i], 3 + (int)i);
+	c->sandbox = sandbox;
 	if (rights == CHILD_NO_CAPS)
-		g_subprocess_launcher_set_child_setup(l, drop_rights, NULL, NULL);
+		g_subprocess_launcher_set_child_setup(l, drop_rights, c, NULL);
 	c->proc = g_subprocess_launcher_spawnv(l, argv, error);
+	if (sandbox >= 0)
+		close(sandbox); /* the child has it, or there is no child */
+	c->sandbox = -1;
 	if (!c->proc)
 		return NULL;
 	c->out = g_data_input_stream_new(g_subprocess_get_stdout_pipe(c->proc));

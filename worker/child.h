@@ -16,9 +16,12 @@ typedef enum {
 	CHILD_NO_CAPS,	 /* nbdkit: talks to the network, needs no capability */
 } ChildRights;
 
-/* Starts argv; fds[i] (taken, may be NULL) become the child's fd 3 + i. */
-Child *child_spawn(const char *slot, const char *const *argv, ChildRights rights, const int *fds,
-		   guint n_fds, ChildExitFunc on_exit, gpointer user_data, GError **error);
+/* Starts argv; fds[i] (taken, may be NULL) become the child's fd 3 + i.
+ * sandbox: -1, or a Landlock rule set (sandbox.h, taken) for a CHILD_NO_CAPS
+ * child. */
+Child *child_spawn(const char *slot, const char *const *argv, ChildRights rights, int sandbox,
+		   const int *fds, guint n_fds, ChildExitFunc on_exit, gpointer user_data,
+		   GError **error);
 void child_kill(Child *c, int sig);
 gboolean child_running(Child *c);
 /* What the child printed (stdout and stderr), up to a few KiB. */

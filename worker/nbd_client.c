@@ -29,8 +29,8 @@ Child *nbd_client_spawn(const struct vm_slot_config *slot, gboolean read_only,
 	g_ptr_array_add(argv, (char *)slot->unix_socket);
 	g_ptr_array_add(argv, (char *)slot->nbd_device);
 	g_ptr_array_add(argv, NULL);
-	c = child_spawn(slot->name, (const char *const *)argv->pdata, CHILD_KEEP_CAPS, NULL, 0, on_exit,
-			user_data, error);
+	c = child_spawn(slot->name, (const char *const *)argv->pdata, CHILD_KEEP_CAPS, -1, NULL, 0,
+			on_exit, user_data, error);
 
 	if (c)
 		g_message("%s: started nbd-client (pid %s) on %s for %s", slot->name, child_pid(c),

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "worker/nbd_client.h"
+#include "worker/sandbox.h"
 
 /* retry-request: one failed or slow reply is retried instead of becoming an
  * I/O error on the host; not the first request (the size), so that a wrong
@@ -61,10 +62,12 @@ static gboolean remove_stale_socket(const char *path, GError **error)
 }
 
 /* nbdkit serving PLUGIN with its args on the slot's socket; fd (or -1)
- * becomes its fd 3. */
+ * becomes its fd 3; image (or NULL) is the local file it serves, the only one
+ * its sandbox lets it open besides the system's. */
 static Nbdkit *nbdkit_spawn(const struct vm_slot_config *slot, gboolean read_only,
-			    GPtrArray *plugin_args, int fd, NbdkitReadyFunc on_ready,
-			    ChildExitFunc on_exit, gpointer user_data, GError **error)
+			    GPtrArray *plugin_args, const char *image, int fd,
+			    NbdkitReadyFunc on_ready, ChildExitFunc on_exit, gpointer user_data,
+			    GError **error)
 {
 	g_autoptr(Nbdkit) k = g_new0(Nbdkit, 1);
 	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
@@ -96,7 +99,8 @@ static Nbdkit *nbdkit_spawn(const struct vm_slot_config *slot, gboolean read_onl
 		g_ptr_array_add(argv, g_strdup(g_ptr_array_index(plugin_args, i)));
 	g_ptr_array_add(argv, NULL);
 
-	k->child = child_spawn(slot->name, (const char *const *)argv->pdata, CHILD_NO_CAPS, &fd,
+	k->child = child_spawn(slot->name, (const char *const *)argv->pdata, CHILD_NO_CAPS,
+			       sandbox_nbdkit(slot, k->rundir, image, !read_only), &fd,
 			       fd >= 0 ? 1 : 0, on_exit, user_data, error);
 	fd = -1; /* taken */
 	if (!k->child)
@@ -157,7 +161,7 @@ Nbdkit *nbdkit_spawn_curl(const struct vm_slot_config *slot, const char *url,
 		ARG("password=-3");
 	}
 #undef ARG
-	return nbdkit_spawn(slot, TRUE /* https images are read-only */, args, fd, on_ready,
+	return nbdkit_spawn(slot, TRUE /* https images are read-only */, args, NULL, fd, on_ready,
 			    on_exit, user_data, error);
 }
 
@@ -169,7 +173,7 @@ Nbdkit *nbdkit_spawn_file(const struct vm_slot_config *slot, const char *path, g
 
 	g_ptr_array_add(args, g_strdup("file"));
 	g_ptr_array_add(args, g_strdup_printf("file=%s", path));
-	return nbdkit_spawn(slot, read_only, args, -1, on_ready, on_exit, user_data, error);
+	return nbdkit_spawn(slot, read_only, args, path, -1, on_ready, on_exit, user_data, error);
 }
 
 Child *nbdkit_child(Nbdkit *k)

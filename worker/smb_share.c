@@ -3,10 +3,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
+
+#include "worker/share_mount.h"
 
 struct mount_job {
 	char *mountpoint;
@@ -28,11 +28,6 @@ static void mount_job_free(gpointer p)
 	g_free(j);
 }
 
-char *smb_share_mountpoint(const char *slot)
-{
-	return g_build_filename(VM_SHARE_RUN_DIR, slot, NULL);
-}
-
 char *smb_escape_option(const char *value)
 {
 	GString *s = g_string_new(NULL);
@@ -43,31 +38,6 @@ char *smb_escape_option(const char *value)
 		g_string_append_c(s, *value);
 	}
 	return g_string_free(s, FALSE);
-}
-
-static gboolean is_mountpoint(const char *path)
-{
-	struct stat st, parent;
-	g_autofree char *up = g_path_get_dirname(path);
-
-	return stat(path, &st) == 0 && stat(up, &parent) == 0 && st.st_dev != parent.st_dev;
-}
-
-/* getaddrinfo() here: the kernel alone cannot resolve names without the
- * dns_resolver upcall, which a BMC may not have.  ip= carries the address. */
-static int resolve(const char *host, char *addr, size_t len)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
-	int r = getaddrinfo(host, NULL, &hints, &res);
-
-	if (r != 0)
-		return r == EAI_SYSTEM ? errno : EHOSTUNREACH;
-	if (res->ai_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, addr, (socklen_t)len);
-	else
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, addr, (socklen_t)len);
-	freeaddrinfo(res);
-	return 0;
 }
 
 static int try_mount(const struct mount_job *j, const char *addr, const char *vers)
@@ -104,14 +74,12 @@ static void mount_thread(GTask *task, gpointer src, gpointer data, GCancellable 
 	const char *vers = "3.1.1";
 	int e;
 
-	if (g_mkdir_with_parents(VM_SHARE_RUN_DIR, 0755) < 0 ||
-	    (mkdir(j->mountpoint, 0700) < 0 && errno != EEXIST)) {
-		e = errno;
-		g_warning("cannot make %s: %s", j->mountpoint, g_strerror(e));
+	e = share_prepare_mountpoint(j->mountpoint);
+	if (e) {
 		g_task_return_int(task, e);
 		return;
 	}
-	e = resolve(j->host, addr, sizeof addr);
+	e = share_resolve(j->host, addr, sizeof addr);
 	if (e) {
 		g_warning("cannot resolve %s", j->host);
 		g_task_return_int(task, e);
@@ -147,7 +115,7 @@ void smb_share_mount_async(const char *slot, const char *host, int port, const c
 	g_autoptr(GTask) task = g_task_new(NULL, cancellable, callback, user_data);
 	struct mount_job *j = g_new0(struct mount_job, 1);
 
-	j->mountpoint = smb_share_mountpoint(slot);
+	j->mountpoint = share_mountpoint(slot);
 	j->host = g_strdup(host);
 	j->port = port;
 	j->share = g_strdup(share);
@@ -156,25 +124,4 @@ void smb_share_mount_async(const char *slot, const char *host, int port, const c
 	j->rw = rw;
 	g_task_set_task_data(task, j, mount_job_free);
 	g_task_run_in_thread(task, mount_thread);
-}
-
-int smb_share_mount_finish(GAsyncResult *res)
-{
-	g_autoptr(GError) error = NULL;
-	gssize r = g_task_propagate_int(G_TASK(res), &error);
-
-	return error ? ECANCELED : (int)r;
-}
-
-int smb_share_unmount(const char *slot)
-{
-	g_autofree char *mp = smb_share_mountpoint(slot);
-
-	if (!is_mountpoint(mp))
-		return 0;
-	/* lazy: a share whose server has gone must not hang the worker */
-	if (umount2(mp, MNT_DETACH) < 0)
-		return -errno;
-	g_message("%s: unmounted the share on %s", slot, mp);
-	return 0;
 }

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/channel.h"
@@ -23,6 +24,8 @@
 #include "worker/nbd_client.h"
 #include "worker/nbd_device.h"
 #include "worker/nbdkit.h"
+#include "worker/nfs_share.h"
+#include "worker/share_mount.h"
 #include "worker/smb_share.h"
 
 /* How often the host's I/O counters are looked at while mounted; a change is
@@ -66,7 +69,7 @@ struct _Worker {
 	Nbdkit *server;
 	gboolean server_ready;
 	VmImageUrl source;      /* the URL's parts */
-	gboolean share_mounted; /* smb://: the share is mounted on the slot's mount point */
+	gboolean share_mounted; /* smb://, nfs://: the share is mounted on the slot's mount point */
 	GCancellable *mounting;
 
 	Child *child;           /* nbd-client */
@@ -212,7 +215,7 @@ static void on_credentials(GObject *src, GAsyncResult *res, gpointer data)
 static void on_share_mounted(GObject *src, GAsyncResult *res, gpointer data)
 {
 	Worker *w = data;
-	int e = smb_share_mount_finish(res);
+	int e = share_mount_finish(res);
 
 	if (e == ECANCELED)
 		return; /* w is gone */
@@ -334,17 +337,44 @@ static void start_child(Worker *w)
 	}
 }
 
+/* Where the image is below the slot's mount point: an smb:// URL's first
+ * segment is the share, an nfs:// mount is the image's own directory. */
+static char *image_on_share(Worker *w)
+{
+	g_autofree char *mp = share_mountpoint(w->slot->name);
+	g_autofree char *name = g_path_get_basename(w->source.path);
+
+	if (w->source.scheme == VM_URL_SMB)
+		return g_build_filename(mp, strchr(w->source.path + 1, '/'), NULL);
+	return g_build_filename(mp, name, NULL);
+}
+
+/* 0 if nbdkit can serve the image, else why not: it must be a file that can
+ * be read (and written, for rw) -- asked of the server, which may squash us */
+static int check_image(const char *path, gboolean rw)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return errno == ENOTDIR ? ENOENT : errno;
+	if (!S_ISREG(st.st_mode))
+		return ENOENT;
+	if (access(path, R_OK | (rw ? W_OK : 0)) < 0)
+		return errno;
+	return 0;
+}
+
 static void start_server(Worker *w)
 {
 	g_autoptr(GError) error = NULL;
 
-	if (w->source.scheme == VM_URL_SMB) {
-		/* the path below the share: /share/dir/image.iso -> MOUNTPOINT/dir/image.iso */
-		g_autofree char *mp = smb_share_mountpoint(w->slot->name);
-		g_autofree char *path = g_build_filename(mp, strchr(w->source.path + 1, '/'), NULL);
+	if (vm_url_scheme_is_share(w->source.scheme)) {
+		g_autofree char *path = image_on_share(w);
+		int e = check_image(path, w->rw);
 
-		if (!g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
-			fail(w, ENOENT, "the image is not on the share");
+		if (e) {
+			fail(w, e, e == ENOENT ? "the image is not on the share"
+					       : "the image on the share cannot be opened");
 			return;
 		}
 		w->server = nbdkit_spawn_file(w->slot, path, !w->rw, on_server_ready, on_server_exit,
@@ -364,10 +394,15 @@ static void start_server(Worker *w)
 static void mount_share(Worker *w)
 {
 	g_auto(GStrv) parts = g_strsplit(w->source.path + 1, "/", 2);
+	g_autofree char *dir = g_path_get_dirname(w->source.path);
 
 	w->mounting = g_cancellable_new();
-	smb_share_mount_async(w->slot->name, w->source.host, w->source.port, parts[0], w->creds,
-			      w->rw, w->mounting, on_share_mounted, w);
+	if (w->source.scheme == VM_URL_NFS)
+		nfs_share_mount_async(w->slot->name, w->source.host, w->source.port, dir, w->rw,
+				      w->slot->timeout, w->mounting, on_share_mounted, w);
+	else
+		smb_share_mount_async(w->slot->name, w->source.host, w->source.port, parts[0],
+				      w->creds, w->rw, w->mounting, on_share_mounted, w);
 }
 
 static void read_credentials(Worker *w)
@@ -498,7 +533,7 @@ static void worker_advance(Worker *w)
 	if (w->want_mounted) {
 		if (w->legacy && !w->creds)
 			read_credentials(w);
-		else if (w->source.scheme == VM_URL_SMB && !w->share_mounted)
+		else if (w->legacy && vm_url_scheme_is_share(w->source.scheme) && !w->share_mounted)
 			mount_share(w);
 		else if (w->legacy && !w->server)
 			start_server(w);
@@ -553,7 +588,7 @@ static void worker_advance(Worker *w)
 			w->stop_timer = g_timeout_add_seconds(STOP_GRACE_SECONDS, on_stop_timer, w);
 		}
 	} else if (w->share_mounted) {
-		int r = smb_share_unmount(w->slot->name);
+		int r = share_unmount(w->slot->name);
 
 		if (r < 0)
 			g_warning("%s: cannot unmount the share: %s", w->slot->name, g_strerror(-r));
@@ -627,7 +662,8 @@ static void on_supervisor_message(VmChannel *ch, struct vm_msg *m, gpointer data
 			break;
 		/* checked again: the supervisor is not trusted with what we run */
 		if (!vm_image_url_parse(url, &u, &error) ||
-		    (u.scheme == VM_URL_HTTP && !w->slot->allow_http) || (rw && u.scheme != VM_URL_SMB)) {
+		    (u.scheme == VM_URL_HTTP && !w->slot->allow_http) ||
+		    (rw && !vm_url_scheme_is_share(u.scheme))) {
 			g_warning("%s: refusing %s", w->slot->name, error ? error->message : "the URL");
 			vm_image_url_clear(&u);
 			reply_mounted(w, EINVAL);

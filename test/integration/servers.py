@@ -11,6 +11,8 @@ loopback only:
            listener; pause()/resume() to emulate a stalled server
   Smbd     Samba serving a directory as the share "images" to a user (more
            with add_user()), SMB3 only, encryption required
+  Nfsd     the kernel's NFS server, NFSv4 only, exporting a tmpfs (more with
+           add_export()); stop_nfsd()/start_nfsd() to take it down and back
 
 plus add_hosts_entry() (names for the servers: the VM's /etc/hosts is on the
 throw-away overlay) and mount_cifs()/umount() (the kernel's CIFS client, as
@@ -437,10 +439,23 @@ class Smbd(_Server):
             stdin=subprocess.DEVNULL, start_new_session=True)
         try:
             _wait_for("smbd", lambda: port_open(port), timeout, self.proc, self.log)
+            self._first_session(timeout)
         except BaseException:
             self.stop()
             raise
         self.start_seconds = time.monotonic() - t0
+
+    def _first_session(self, timeout):
+        """smbd's first session loads what it still lacks (over 9p, under TCG):
+        on a loaded host it took 35-60 s, past a Mount's watchdog, when a
+        test's first mount met it.  Pay for it here, with the kernel client."""
+        mp = os.path.join(self.dir, "first-session")
+        os.makedirs(mp, exist_ok=True)
+        r = mount_cifs(f"//127.0.0.1/{self.share}", mp, self.user, self.password, vers="3",
+                       port=self.port, readonly=True, timeout=max(timeout, 120))
+        if r.returncode != 0:
+            raise RuntimeError(f"smbd: the first session failed: {r.stderr}" + _tail(self.log))
+        umount(mp)
 
     def add_user(self, user, password):
         """Let another user in (also while smbd runs: it reads the passdb file
@@ -527,3 +542,90 @@ def mount_cifs(unc, mountpoint, user, password, vers="3.1.1", seal=True, port=No
 def umount(mountpoint, timeout=30):
     return subprocess.run(["umount", mountpoint], capture_output=True, text=True,
                           timeout=timeout)
+
+
+# --------------------------------------------------------------------- NFS
+
+class Nfsd(_Server):
+    """The kernel's NFS server (nfsd, with nfs-utils' exportfs and rpc.mountd)
+    on 127.0.0.1:2049, NFSv4 only (no rpcbind, no lockd), over TCP.
+
+    `root` (a tmpfs) is the NFSv4 root (fsid=0), exported to 127.0.0.1 only:
+    nfs://127.0.0.1/X is root/X.  A tmpfs, because the VM's / is an overlay,
+    which nfsd cannot export -- nor can nfs-utils then build its pseudo root
+    for an export below it.  Root is not squashed unless squash_root.
+    add_export(name, squash_root=) exports another tmpfs at root/NAME with its
+    own options (the client crosses into it).  The grace period is ended at
+    start (v4_end_grace), so that the first OPEN is not held back for 90 s.
+    stop_nfsd()/start_nfsd(): the server goes away (connections refused) and
+    comes back; stop() undoes all (the module stays loaded).
+    """
+
+    def __init__(self, tmpdir, squash_root=False, name="nfsd", timeout=30):
+        if not IN_VM:
+            raise RuntimeError("Nfsd mounts and exports file systems: only inside the virtual BMC")
+        self.dir = os.path.join(tmpdir, name)
+        self.root = os.path.join(self.dir, "root")
+        self.log = os.path.join(self.dir, "mountd.log")
+        self.exports = []  # (client:path) for exportfs -u
+        self.mounts = []
+        self.proc = None
+        if port_open(2049):
+            raise RuntimeError("port 2049 is already in use")
+        t0 = time.monotonic()
+        os.makedirs(self.root, exist_ok=True)
+        if not os.path.ismount("/proc/fs/nfsd"):
+            _run(["mount", "-t", "nfsd", "nfsd", "/proc/fs/nfsd"])
+        try:
+            self._tmpfs(self.root)
+            self._export(self.root, 0, squash_root)
+            with open(self.log, "ab") as log:
+                self.proc = subprocess.Popen(["rpc.mountd", "--foreground", "-N", "2", "-N", "3",
+                                              "--no-udp"], stdout=log, stderr=log,
+                                             start_new_session=True)
+            self.start_nfsd(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        self.start_seconds = time.monotonic() - t0
+
+    def _tmpfs(self, path):
+        os.makedirs(path, exist_ok=True)
+        _run(["mount", "-t", "tmpfs", "-o", "size=512m,mode=0755", "tmpfs", path])
+        self.mounts.append(path)
+
+    def _export(self, path, fsid, squash_root):
+        opts = f"rw,sync,no_subtree_check,fsid={fsid},{'root_squash' if squash_root else 'no_root_squash'}"
+        _run(["exportfs", "-i", "-o", opts, f"127.0.0.1:{path}"])
+        self.exports.append(f"127.0.0.1:{path}")
+
+    def add_export(self, name, squash_root=True):
+        """Another export at root/NAME (its own tmpfs): the path, for files."""
+        path = os.path.join(self.root, name)
+        self._tmpfs(path)
+        self._export(path, len(self.exports), squash_root)
+        return path
+
+    def start_nfsd(self, timeout=30):
+        # the shortest lease the kernel takes; only settable while nfsd is down
+        for knob in ("nfsv4leasetime", "nfsv4gracetime"):
+            with open(f"/proc/fs/nfsd/{knob}", "w") as f:
+                f.write("10")
+        _run(["rpc.nfsd", "--no-nfs-version", "3", "--nfs-version", "4", "--no-udp", "4"])
+        _wait_for("nfsd", lambda: port_open(2049), timeout, self.proc, self.log)
+        with open("/proc/fs/nfsd/v4_end_grace", "w") as f:
+            f.write("Y")
+
+    def stop_nfsd(self):
+        _run(["rpc.nfsd", "0"])
+
+    def stop(self, timeout=10):
+        if os.path.ismount("/proc/fs/nfsd"):
+            subprocess.run(["rpc.nfsd", "0"], capture_output=True)
+        for e in reversed(self.exports):
+            subprocess.run(["exportfs", "-u", e], capture_output=True)
+        self.exports = []
+        super().stop(timeout)
+        for m in reversed(self.mounts):
+            subprocess.run(["umount", "-l", m], capture_output=True)
+        self.mounts = []

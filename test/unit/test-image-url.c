@@ -35,6 +35,8 @@ static void test_accepted(void)
 	ok("http://h/x.iso", VM_URL_HTTP, "h", "/x.iso");
 	ok("smb://fs.example/share/dir/x.iso", VM_URL_SMB, "fs.example", "/share/dir/x.iso");
 	ok("https://[::1]/x.iso", VM_URL_HTTPS, "::1", "/x.iso");
+	ok("nfs://fs.example/export/dir/x.iso", VM_URL_NFS, "fs.example", "/export/dir/x.iso");
+	ok("NFS://10.0.0.1:2049/x.iso", VM_URL_NFS, "10.0.0.1", "/x.iso");
 }
 
 static void test_refused(void)
@@ -46,7 +48,11 @@ static void test_refused(void)
 	bad("installer.iso");
 	bad("ftp://h/x.iso");
 	bad("file:///etc/shadow");
-	bad("nfs://h/x.iso");
+	bad("nfs://h/dir/");
+	bad("nfs://h/a/../x.iso");
+	bad("nfs://h/export/x.iso?y=1");
+	bad("nfs://h/export/x.iso#f");
+	bad("nfs://u@h/export/x.iso");
 	bad("https://user:pw@h/x.iso");
 	bad("https:///x.iso");
 	bad("https://h/");

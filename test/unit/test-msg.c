@@ -177,6 +177,23 @@ static void test_fd_with_bad_frame(Pair *p, gconstpointer data)
 	close(fd);
 }
 
+/* An empty datagram reads as the peer having gone (recvmsg returns 0 either
+ * way), but the fds it carries must still be closed.  Found by fuzz-msg-recv. */
+static void test_fd_with_empty_frame(Pair *p, gconstpointer data)
+{
+	struct vm_msg r;
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC), before;
+
+	before = count_fds();
+	for (int nfds = 1; nfds <= 2; nfds++) {
+		send_raw(p->a, "", 0, fd, nfds);
+		g_assert_cmpint(vm_msg_recv(p->b, &r), ==, -ECONNRESET);
+		g_assert_cmpint(r.fd, ==, -1);
+		g_assert_cmpint(count_fds(), ==, before);
+	}
+	close(fd);
+}
+
 static void test_bad_frames(Pair *p, gconstpointer data)
 {
 	static uint8_t buf[sizeof(struct vm_msg_hdr) + VM_MSG_MAX_PAYLOAD + 64];
@@ -370,6 +387,7 @@ int main(int argc, char **argv)
 	P("fd", test_fd);
 	P("two-fds", test_two_fds);
 	P("fd-with-bad-frame", test_fd_with_bad_frame);
+	P("fd-with-empty-frame", test_fd_with_empty_frame);
 	P("bad-frames", test_bad_frames);
 	P("eof", test_eof);
 	P("nonblocking", test_nonblocking);
