@@ -3,7 +3,8 @@
 #   make            build build/vmedia-{supervisor,worker,gadget-helper}
 #   make check      install what is missing, unit tests (plain and ASan/UBSan),
 #                   libFuzzer on the parsers (test/fuzz/fuzz.mk), then the
-#                   integration tests inside the virtual BMC
+#                   integration tests inside the virtual BMC, then the Debian
+#                   package in the systemd virtual BMC
 #   make demo       install what is missing, build, run the demo on the virtual BMC
 #   make bench      install what is missing, build, run the benchmark on the virtual BMC
 #   make install DESTDIR=...
@@ -15,6 +16,17 @@ LIBEXECDIR  ?= $(PREFIX)/libexec/virtual-media
 SYSCONFDIR  ?= /etc
 DATADIR     ?= $(PREFIX)/share
 DBUSIFDIR   ?= $(DATADIR)/dbus-1/interfaces
+MANDIR      ?= $(DATADIR)/man
+DBUSPOLICYDIR  ?= $(DATADIR)/dbus-1/system.d
+DBUSSERVICEDIR ?= $(DATADIR)/dbus-1/system-services
+# systemd's and udev's directories (merged /usr: /lib/... is the same place;
+# debian/rules picks the one bookworm's debhelper looks in)
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+GENERATORDIR ?= $(PREFIX)/lib/systemd/system-generators
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+MODULESLOADDIR ?= $(PREFIX)/lib/modules-load.d
+UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
 
 CC          ?= cc
 B           := build
@@ -113,12 +125,17 @@ $(B)/test/sandbox-probe: test/integration/sandbox-probe.c $(B)/libvmworker.a $(B
 check-vm: all $(B)/test/sandbox-probe
 	test/integration/run
 
+# The Debian package, built out of tree and installed in the systemd virtual BMC.
+check-system:
+	test/system/run
+
 check: deps
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory check-unit
 	$(MAKE) --no-print-directory check-asan
 	$(MAKE) --no-print-directory check-fuzz
 	$(MAKE) --no-print-directory check-vm
+	$(MAKE) --no-print-directory check-system
 
 demo: deps
 	$(MAKE) --no-print-directory all
@@ -130,21 +147,38 @@ deps:
 include test/fuzz/fuzz.mk
 
 # --- install -------------------------------------------------------------------
+# The gadget-helper is installed 0755 here: it must end up setuid root with
+# group vmedia-worker (4750), but that group exists only once the package's
+# postinst has created the users (see debian/virtual-media.postinst).
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SYSCONFDIR)/virtual-media \
-	  $(DESTDIR)$(DBUSIFDIR)
+	  $(DESTDIR)$(DBUSIFDIR) $(DESTDIR)$(DBUSPOLICYDIR) $(DESTDIR)$(DBUSSERVICEDIR) \
+	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(GENERATORDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	  $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(MODULESLOADDIR) $(DESTDIR)$(UDEVRULESDIR) \
+	  $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(B)/vmedia-supervisor $(DESTDIR)$(SBINDIR)/
-	install -m 0755 $(B)/vmedia-worker $(DESTDIR)$(LIBEXECDIR)/
-	install -m 4755 $(B)/vmedia-gadget-helper $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0755 $(B)/vmedia-worker $(B)/vmedia-gadget-helper $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0644 conf/config.json $(DESTDIR)$(SYSCONFDIR)/virtual-media/config.json
 	install -m 0644 $(DBUS_XML) $(DESTDIR)$(DBUSIFDIR)/
+	install -m 0644 units/xyz.openbmc_project.VirtualMedia.conf $(DESTDIR)$(DBUSPOLICYDIR)/
+	install -m 0644 units/xyz.openbmc_project.VirtualMedia.service $(DESTDIR)$(DBUSSERVICEDIR)/
+	install -m 0644 units/virtual-media.service units/vmedia-worker@.service \
+	  units/vmedia-worker@.socket $(DESTDIR)$(UNITDIR)/
+	install -m 0755 units/virtual-media-generator $(DESTDIR)$(GENERATORDIR)/
+	install -m 0644 units/virtual-media.sysusers $(DESTDIR)$(SYSUSERSDIR)/virtual-media.conf
+	install -m 0644 units/virtual-media.tmpfiles $(DESTDIR)$(TMPFILESDIR)/virtual-media.conf
+	install -m 0644 units/virtual-media.modules-load $(DESTDIR)$(MODULESLOADDIR)/virtual-media.conf
+	install -m 0644 units/60-virtual-media.rules $(DESTDIR)$(UDEVRULESDIR)/
+	install -m 0644 doc/vmedia-supervisor.8 $(DESTDIR)$(MANDIR)/man8/
 
 clean:
 	rm -rf $(B)/obj $(B)/gen $(B)/test $(B)/asan $(B)/*.a $(PROGRAMS)
 
-.PHONY: all check check-unit check-asan check-vm demo deps install clean
+.PHONY: all check check-unit check-asan check-vm check-system demo deps install clean
 
 include test/bench/bench.mk
 .SECONDARY:
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+# The compilers' dependency files (not the package build in $(B)/deb, whose
+# tree has directories such as system.d, nor the VM's module tree).
+-include $(shell find $(B) \( -path $(B)/deb -o -path $(B)/vm \) -prune -o -name '*.d' -type f -print 2>/dev/null)
