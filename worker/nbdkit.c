@@ -208,12 +208,14 @@ static const struct {
 	{ "returned error: 403", EACCES },
 	{ "resolve host", EHOSTUNREACH },        /* "Could not resolve host" */
 	{ "Could not resolve", EHOSTUNREACH },
+	/* before "SSL": a server that stops answering during the handshake is
+	 * "Timeout was reached: SSL connection timeout" */
+	{ "Timeout was reached", ETIMEDOUT },
+	{ "timed out", ETIMEDOUT },
 	{ "certificate", EPROTO },               /* "SSL certificate problem", "server certificate verification failed" */
 	{ "SSL", EPROTO },
 	{ "TLS", EPROTO },
 	{ "handshake", EPROTO },
-	{ "Timeout was reached", ETIMEDOUT },
-	{ "timed out", ETIMEDOUT },
 	{ "Connection refused", ECONNREFUSED },
 	{ "Couldn't connect", ECONNREFUSED },
 	{ "No route to host", EHOSTUNREACH },
