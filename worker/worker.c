@@ -709,6 +709,8 @@ Worker *worker_new(const char *config_path, const struct vm_slot_config *slot, i
 				       on_supervisor_closed, w);
 
 	/* Whatever a previous instance left is cleaned before we say READY. */
+	if (slot->mode == VM_MODE_LEGACY)
+		nbdkit_remove_stale(slot); /* the socket is ours in Legacy mode */
 	w->share_mounted = TRUE; /* maybe: unmounting is harmless */
 	w->connected = nbd_device_size(w->dev) > 0;
 	w->busy = TRUE;
