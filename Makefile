@@ -5,6 +5,8 @@
 #                   libFuzzer on the parsers (test/fuzz/fuzz.mk), then the
 #                   integration tests inside the virtual BMC, then the Debian
 #                   package in the systemd virtual BMC
+#   make soak       5000 Mount/Unmount cycles in the virtual BMC (SOAK_CYCLES=N)
+#   make check-asan-vm  the fault and cycle tests with the ASan/UBSan service
 #   make demo       install what is missing, build, run the demo on the virtual BMC
 #   make bench      install what is missing, build, run the benchmark on the virtual BMC
 #   make install DESTDIR=...
@@ -129,6 +131,20 @@ check-vm: all $(B)/test/sandbox-probe
 check-system:
 	test/system/run
 
+# Issue 7's cycle test, longer: SOAK_CYCLES Mount/Unmount cycles (test/README.md).
+SOAK_CYCLES ?= 5000
+soak: all
+	test/vm/run --timeout 14400 -e VMEDIA_CYCLES=$(SOAK_CYCLES) -- /usr/bin/python3 -m pytest \
+	  -p no:cacheprovider -v -s --tb=short -rfE test/integration/test_cycles.py
+
+# The fault injections and the cycles with the ASan/UBSan build of the service;
+# the tests fail on any sanitizer report in the service's log.
+check-asan-vm: check-asan
+	test/vm/run --timeout 3600 -e VMEDIA_BUILD=$(CURDIR)/$(B)/asan -e VMEDIA_CYCLES=100 \
+	  -e ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 -e UBSAN_OPTIONS=print_stacktrace=1 \
+	  -- /usr/bin/python3 -m pytest -p no:cacheprovider -v --tb=short -rfE \
+	  test/integration/test_faults.py test/integration/test_cycles.py -k "kill or cycles"
+
 check: deps
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory check-unit
@@ -174,7 +190,8 @@ install: all
 clean:
 	rm -rf $(B)/obj $(B)/gen $(B)/test $(B)/asan $(B)/*.a $(PROGRAMS)
 
-.PHONY: all check check-unit check-asan check-vm check-system demo deps install clean
+.PHONY: all check check-unit check-asan check-vm check-asan-vm check-system soak demo deps install \
+	clean
 
 include test/bench/bench.mk
 .SECONDARY:

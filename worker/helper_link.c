@@ -18,6 +18,8 @@ struct _HelperLink {
 	guint generation;
 	HelperReplyFunc cb;
 	gpointer user_data;
+	GFunc lost;
+	gpointer lost_data;
 };
 
 static void complete(HelperLink *h, int error, const char *udc)
@@ -58,11 +60,14 @@ static void on_channel_message(VmChannel *ch, struct vm_msg *m, gpointer data)
 static void on_closed(VmChannel *ch, int error, gpointer data)
 {
 	HelperLink *h = data;
+	gboolean idle = !h->cb;
 
-	g_warning("gadget-helper has gone%s", h->cb ? " during a request" : "");
+	g_warning("gadget-helper has gone%s", idle ? "" : " during a request");
 	vm_channel_free(h->ch);
 	h->ch = NULL;
 	complete(h, ECONNRESET, "");
+	if (idle && h->lost)
+		h->lost(h, h->lost_data);
 }
 
 static int helper_start(HelperLink *h)
@@ -120,6 +125,12 @@ void helper_link_free(HelperLink *h)
 guint helper_link_generation(HelperLink *h)
 {
 	return h->generation + !vm_channel_is_open(h->ch); /* the next request starts a new one */
+}
+
+void helper_link_set_lost_func(HelperLink *h, GFunc lost, gpointer user_data)
+{
+	h->lost = lost;
+	h->lost_data = user_data;
 }
 
 static gboolean fail_later(gpointer data)

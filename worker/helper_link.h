@@ -23,4 +23,8 @@ void helper_link_request(HelperLink *h, const struct vm_msg *req, HelperReplyFun
  * removed with GADGET_CLEANUP, since a new helper has not exposed anything. */
 guint helper_link_generation(HelperLink *h);
 
+/* Called when the helper goes away between requests (one that goes during a
+ * request fails that request instead). */
+void helper_link_set_lost_func(HelperLink *h, GFunc lost, gpointer user_data);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HelperLink, helper_link_free)

@@ -10,8 +10,11 @@
 #include <glib-unix.h>
 #include <locale.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "worker/share_mount.h"
 
 #include "common/config.h"
 #include "worker/worker.h"
@@ -53,6 +56,32 @@ static int supervisor_fd(void)
 	return fd;
 }
 
+/* One worker per slot at a time: the worker of a supervisor that was killed
+ * may still be cleaning up when the next supervisor starts its successor, and
+ * both would act on the same gadget, device and share.  The successor waits
+ * (its slot stays unavailable); the kernel drops the lock however the holder
+ * ends.  Returns the lock's fd (kept open for the process's life). */
+static int lock_slot(const char *slot)
+{
+	g_autofree char *path = g_strdup_printf(VM_SHARE_RUN_DIR "/%s.lock", slot);
+	int fd;
+
+	if (g_mkdir_with_parents(VM_SHARE_RUN_DIR, 0755) < 0)
+		return -errno;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd;
+	g_message("%s: waiting for the previous worker of the slot to finish", slot);
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			close(fd);
+			return -errno;
+		}
+	return fd;
+}
+
 static gboolean on_signal(gpointer w)
 {
 	worker_shutdown(w);
@@ -74,7 +103,7 @@ int main(int argc, char **argv)
 	g_autofree struct vm_config *cfg = g_new0(struct vm_config, 1);
 	const struct vm_slot_config *slot;
 	char err[512];
-	int fd;
+	int fd, lock;
 
 	setlocale(LC_ALL, "");
 	g_option_context_add_main_entries(ctx, entries, NULL);
@@ -99,6 +128,11 @@ int main(int argc, char **argv)
 	 * mount run in one) would otherwise linger and wake up 15 s after its last
 	 * task, only to exit: a worker with no slot active sleeps (test_idle.py). */
 	g_thread_pool_set_max_unused_threads(0);
+	lock = lock_slot(slot->name);
+	if (lock < 0) {
+		g_printerr("vmedia-worker: %s: cannot lock the slot: %s\n", slot->name, g_strerror(-lock));
+		return 1;
+	}
 
 	fd = supervisor_fd();
 	if (fd < 0) {

@@ -17,6 +17,7 @@
  * but nbdkit 1.32's curl plugin serializes requests and the filter says it
  * does nothing there.) */
 #define RETRIES "5"
+#define RUNDIR_PREFIX "vmedia-nbdkit-"
 #define RETRY_DELAY "2"
 
 struct _Nbdkit {
@@ -72,13 +73,16 @@ static Nbdkit *nbdkit_spawn(const struct vm_slot_config *slot, gboolean read_onl
 	g_autoptr(Nbdkit) k = g_new0(Nbdkit, 1);
 	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GFile) file = NULL;
+	g_autofree char *template = NULL;
 
 	k->on_ready = on_ready;
 	k->user_data = user_data;
 	if (!remove_stale_socket(slot->unix_socket, error))
 		goto fail;
 	k->socket = g_strdup(slot->unix_socket);
-	k->rundir = g_dir_make_tmp("vmedia-nbdkit-XXXXXX", error);
+	/* named after the slot, so that a successor finds what a killed worker left */
+	template = g_strdup_printf(RUNDIR_PREFIX "%s-XXXXXX", slot->name);
+	k->rundir = g_dir_make_tmp(template, error);
 	if (!k->rundir)
 		goto fail;
 	k->pidfile = g_build_filename(k->rundir, "nbdkit.pid", NULL);
@@ -181,6 +185,27 @@ Child *nbdkit_child(Nbdkit *k)
 	return k->child;
 }
 
+void nbdkit_remove_stale(const struct vm_slot_config *slot)
+{
+	g_autofree char *prefix = g_strdup_printf(RUNDIR_PREFIX "%s-", slot->name);
+	g_autoptr(GDir) dir = g_dir_open(g_get_tmp_dir(), 0, NULL);
+	const char *name;
+
+	remove_stale_socket(slot->unix_socket, NULL);
+	while (dir && (name = g_dir_read_name(dir))) {
+		g_autofree char *path = NULL, *pidfile = NULL;
+
+		/* the slot name is [A-Za-z0-9_]: "Slot_1-" is no prefix of "Slot_10-" */
+		if (!g_str_has_prefix(name, prefix) || strlen(name) != strlen(prefix) + 6)
+			continue;
+		path = g_build_filename(g_get_tmp_dir(), name, NULL);
+		pidfile = g_build_filename(path, "nbdkit.pid", NULL);
+		g_unlink(pidfile);
+		if (g_rmdir(path) == 0)
+			g_message("%s: removed %s, left by a previous nbdkit", slot->name, path);
+	}
+}
+
 void nbdkit_free(Nbdkit *k)
 {
 	if (!k)
@@ -212,12 +237,14 @@ static const struct {
 	{ "returned error: 403", EACCES },
 	{ "resolve host", EHOSTUNREACH },        /* "Could not resolve host" */
 	{ "Could not resolve", EHOSTUNREACH },
+	/* before "SSL": a server that stops answering during the handshake is
+	 * "Timeout was reached: SSL connection timeout" */
+	{ "Timeout was reached", ETIMEDOUT },
+	{ "timed out", ETIMEDOUT },
 	{ "certificate", EPROTO },               /* "SSL certificate problem", "server certificate verification failed" */
 	{ "SSL", EPROTO },
 	{ "TLS", EPROTO },
 	{ "handshake", EPROTO },
-	{ "Timeout was reached", ETIMEDOUT },
-	{ "timed out", ETIMEDOUT },
 	{ "Connection refused", ECONNREFUSED },
 	{ "Couldn't connect", ECONNREFUSED },
 	{ "No route to host", EHOSTUNREACH },

@@ -22,6 +22,9 @@ Nbdkit *nbdkit_spawn_file(const struct vm_slot_config *slot, const char *path, g
 			  NbdkitReadyFunc on_ready, ChildExitFunc on_exit, gpointer user_data,
 			  GError **error);
 Child *nbdkit_child(Nbdkit *k);
+/* What a killed predecessor's nbdkit left for this slot: its socket and its
+ * private directory (with the pid file). */
+void nbdkit_remove_stale(const struct vm_slot_config *slot);
 void nbdkit_free(Nbdkit *k);
 
 /* The errno that nbdkit's messages point at (a curl error, an HTTP status), or 0. */

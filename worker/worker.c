@@ -312,6 +312,20 @@ static void on_gadget_removed(int error, const char *udc, gpointer data)
 	worker_advance(w);
 }
 
+/* The helper died between requests: the gadget it exposed is in an unknown
+ * state and nobody could remove it on Unmount, so it is treated as a loss of
+ * the media, like any other process of the chain dying. */
+static void on_helper_lost(gpointer helper, gpointer data)
+{
+	Worker *w = data;
+
+	if (!w->gadget_exposed)
+		return; /* nothing of ours depended on it: the next request starts a new one */
+	if (w->want_mounted)
+		fail(w, ECONNRESET, "the gadget-helper has gone");
+	worker_advance(w);
+}
+
 static gboolean on_stop_timer(gpointer data)
 {
 	Worker *w = data;
@@ -739,10 +753,13 @@ Worker *worker_new(const char *config_path, const struct vm_slot_config *slot, i
 		return NULL;
 	}
 	w->helper = helper_link_new(config_path);
+	helper_link_set_lost_func(w->helper, on_helper_lost, w);
 	w->supervisor = vm_channel_new(supervisor_fd, "supervisor", on_supervisor_message,
 				       on_supervisor_closed, w);
 
 	/* Whatever a previous instance left is cleaned before we say READY. */
+	if (slot->mode == VM_MODE_LEGACY)
+		nbdkit_remove_stale(slot); /* the socket is ours in Legacy mode */
 	w->share_mounted = TRUE; /* maybe: unmounting is harmless */
 	w->connected = nbd_device_size(w->dev) > 0;
 	w->busy = TRUE;

@@ -59,6 +59,9 @@ def service_factory(bus, workdir, request):
         if request.node.rep_call_failed if hasattr(request.node, "rep_call_failed") else False:
             print(svc.log_text())
         assert rc == 0, f"the service exited with {rc}:\n{svc.log_text()}"
+        # with VMEDIA_BUILD=build/asan: any sanitizer report of the service's processes
+        for report in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            assert report not in svc.log_text(), f"{report}\n{svc.log_text()}"
         for slot in svc.slots.values():
             slot.assert_clean()
 

@@ -18,6 +18,9 @@ static void test_curl_texts(void)
 		{ "Couldn't connect to server: Failed to connect to 127.0.0.1 port 1: Connection refused",
 		  ECONNREFUSED },
 		{ "Timeout was reached: Connection timed out after 30001 milliseconds", ETIMEDOUT },
+		/* a server that stops answering during the TLS handshake */
+		{ "problem doing HEAD request to fetch size of URL [https://h/x]: Timeout was reached: "
+		  "SSL connection timeout", ETIMEDOUT },
 		{ "error: server does not support 'range' (byte range) requests", EOPNOTSUPP },
 		{ "/run/x.sock: Address already in use", EADDRINUSE },
 		{ "something else entirely", 0 },

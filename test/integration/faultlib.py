@@ -1,0 +1,166 @@
+"""Helpers for the fault, cycle and concurrency tests: a host-side reader that
+runs while a fault is injected, finding the service's processes, and a census
+of everything a mount can leave behind (processes, fds, nbd connections,
+gadgets, mounts, sockets, temp files, RSS)."""
+import glob
+import os
+import signal
+import subprocess
+import time
+
+import vmtest
+
+
+class HostReader:
+    """The server host reading its media in the background: dd with O_DIRECT
+    (past the page caches) over the whole device, again and again, until a
+    read fails or the device is gone.  done() says whether it has ended."""
+
+    def __init__(self, dev, bs="64k"):
+        self.dev = dev
+        # each pass starts afresh: a vanished device fails dd's open() at once
+        script = f'while dd if={dev} of=/dev/null bs={bs} iflag=direct status=none; do :; done'
+        self.proc = subprocess.Popen(["sh", "-c", script], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, start_new_session=True)
+        self.started = time.monotonic()
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def wait(self, timeout):
+        """Seconds until the reader ended; fails if it is still running (hung I/O)."""
+        t0 = time.monotonic()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            stat = proc_state(self.proc.pid)
+            self.stop()
+            raise AssertionError(f"the host's reader of {self.dev} still runs {timeout} s after the "
+                                 f"fault (state {stat}): hung host I/O") from None
+        return time.monotonic() - t0
+
+    def error(self):
+        return self.proc.stderr.read().decode(errors="replace").strip()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+
+def proc_state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
+def cmdlines():
+    """{pid: [argv]} of every process."""
+    out = {}
+    for p in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            argv = open(p, "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0]:
+            out[int(p.split("/")[2])] = [a.decode(errors="replace") for a in argv if a]
+    return out
+
+
+def pids(pred):
+    return sorted(pid for pid, argv in cmdlines().items() if pred(argv))
+
+
+def worker_pid(slot):
+    found = pids(lambda a: a[0].endswith("vmedia-worker") and a[-1] == slot.name)
+    assert len(found) == 1, f"{slot.name}: workers {found}"
+    return found[0]
+
+
+def children(pid):
+    out = []
+    for p in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(p) as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(p.split("/")[2]))
+        except (OSError, ValueError, IndexError):
+            pass
+    return sorted(out)
+
+
+def child_named(slot, name):
+    """The pid of the slot's worker's child whose argv[0] ends with `name`."""
+    all_ = cmdlines()
+    found = [p for p in children(worker_pid(slot)) if p in all_ and all_[p][0].endswith(name)]
+    assert len(found) == 1, f"{slot.name}: {name} children {found}"
+    return found[0]
+
+
+def nbd_connections():
+    """NBD devices with a client attached (/sys/block/nbdN/pid exists)."""
+    return sorted(os.path.basename(os.path.dirname(p)) for p in glob.glob("/sys/block/nbd*/pid"))
+
+
+def gadgets():
+    return sorted(os.listdir(vmtest.GADGETS))
+
+
+def mounts_under(prefix="/run/vmedia"):
+    with open("/proc/mounts") as f:
+        return sorted(line.split()[1] for line in f if line.split()[1].startswith(prefix))
+
+
+def fd_count(pid):
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return -1
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+def tree(top):
+    """Every path under top (temp files, sockets...)."""
+    out = []
+    for root, dirs, files in os.walk(top):
+        out += [os.path.join(root, n) for n in dirs + files]
+    return sorted(out)
+
+
+SERVICE_PROGRAMS = ("vmedia-supervisor", "vmedia-worker", "vmedia-gadget-helper", "nbd-client",
+                    "nbdkit")
+
+
+def service_processes():
+    """{program: count} of the service's own processes and children."""
+    out = {}
+    for argv in cmdlines().values():
+        name = os.path.basename(argv[0])
+        if name in SERVICE_PROGRAMS:
+            out[name] = out.get(name, 0) + 1
+    return out
+
+
+def census(svc, ignore_paths=()):
+    """What a quiet service holds: compared before and after a stress run."""
+    sup = svc.proc.pid
+    workers = children(sup)
+    return {
+        "processes": service_processes(),
+        "supervisor fds": fd_count(sup),
+        "worker fds": sorted(fd_count(w) for w in workers),
+        "nbd connections": nbd_connections(),
+        "gadgets": gadgets(),
+        "mounts": mounts_under(),
+        "/tmp": [p for p in tree("/tmp") if not p.startswith(ignore_paths)],
+        "/run": [p for p in tree("/run") if not p.startswith(ignore_paths)],
+    }
