@@ -271,7 +271,10 @@ def kill_supervisor_mid_read(svc, nginx, smbd, images, whole_tree):
                 victims += kids
                 todo += kids
         for pid in victims:
-            os.kill(pid, signal.SIGKILL)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # a child that ended meanwhile (the gadget-helper of a cleanup)
         svc.proc.wait(10)
         t_kill = time.monotonic()
         for r in readers:

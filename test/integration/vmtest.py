@@ -90,7 +90,13 @@ class Nbdkit:
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait(10)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                # nbdkit waits for its clients: a test that failed midway may
+                # have left one; do not let that hide the test's own error
+                self.proc.kill()
+                self.proc.wait(10)
         if os.path.exists(self.socket_path):
             os.unlink(self.socket_path)
 
