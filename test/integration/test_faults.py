@@ -277,14 +277,22 @@ def kill_supervisor_mid_read(svc, nginx, smbd, images, whole_tree):
                 pass  # a child that ended meanwhile (the gadget-helper of a cleanup)
         svc.proc.wait(10)
         t_kill = time.monotonic()
+        if whole_tree:
+            # Nobody is left to take the media away from the host: the next
+            # instance's workers do (systemd restarts the service); until then
+            # the host waits on the gadget like on any stalled disk.
+            left = leftovers()
+            print("--- the dead instance's log, from the kill ---\n" + svc.log_text()[-4000:])
+            restart(svc)
         for r in readers:
             r.wait(HOST_IO_BOUND)
         t_readers = time.monotonic() - t_kill
-        left = leftovers()
+        if not whole_tree:
+            left = leftovers()
+            print("--- the dead instance's log, from the kill ---\n" + svc.log_text()[-4000:])
+            restart(svc)
         print(f"killed {len(victims)} processes; readers ended after {t_readers:.1f} s; "
               f"left behind: {left}")
-        print("--- the dead instance's log, from the kill ---\n" + svc.log_text()[-4000:])
-        restart(svc)
         t_ready = time.monotonic() - t_kill
         # the new instance's workers cleaned what the dead one left before READY
         after = leftovers()
