@@ -12,7 +12,7 @@ char *share_mountpoint(const char *slot)
 	return g_build_filename(VM_SHARE_RUN_DIR, slot, NULL);
 }
 
-int share_prepare_mountpoint(const char *mountpoint)
+static int prepare_mountpoint(const char *mountpoint)
 {
 	if (g_mkdir_with_parents(VM_SHARE_RUN_DIR, 0755) < 0 ||
 	    (mkdir(mountpoint, 0700) < 0 && errno != EEXIST)) {
@@ -27,7 +27,7 @@ int share_prepare_mountpoint(const char *mountpoint)
 /* getaddrinfo() here: the kernel alone cannot resolve names without the
  * dns_resolver upcall, which a BMC may not have.  The mount data carries the
  * address. */
-int share_resolve(const char *host, char *addr, size_t len)
+static int resolve(const char *host, char *addr, size_t len)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
 	int r = getaddrinfo(host, NULL, &hints, &res);
@@ -40,6 +40,18 @@ int share_resolve(const char *host, char *addr, size_t len)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, addr, (socklen_t)len);
 	freeaddrinfo(res);
 	return 0;
+}
+
+int share_prepare(const char *mountpoint, const char *host, char *addr, size_t len)
+{
+	int e = prepare_mountpoint(mountpoint);
+
+	if (e)
+		return e;
+	e = resolve(host, addr, len);
+	if (e)
+		g_warning("cannot resolve %s", host);
+	return e;
 }
 
 int share_mount_finish(GAsyncResult *res)

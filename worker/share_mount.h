@@ -12,12 +12,11 @@
 /* The slot's mount point. */
 char *share_mountpoint(const char *slot);
 
-/* Make the mount point (and its parent); 0 or an errno (logged). */
-int share_prepare_mountpoint(const char *mountpoint);
-
-/* The first address of host, as text, into addr (INET6_ADDRSTRLEN bytes);
- * 0, or EHOSTUNREACH when the name does not resolve. */
-int share_resolve(const char *host, char *addr, size_t len);
+/* What every share's mount does first: make the mount point (and its
+ * parent), then resolve host to its first address, as text, into addr
+ * (INET6_ADDRSTRLEN bytes).  0, or an errno (logged): EHOSTUNREACH when the
+ * name does not resolve. */
+int share_prepare(const char *mountpoint, const char *host, char *addr, size_t len);
 
 /* The result of a GTask that mounted a share in a thread (an int): 0, an
  * errno, or ECANCELED when the caller has gone. */

@@ -74,14 +74,8 @@ static void mount_thread(GTask *task, gpointer src, gpointer data, GCancellable 
 	const char *vers = "3.1.1";
 	int e;
 
-	e = share_prepare_mountpoint(j->mountpoint);
+	e = share_prepare(j->mountpoint, j->host, addr, sizeof addr);
 	if (e) {
-		g_task_return_int(task, e);
-		return;
-	}
-	e = share_resolve(j->host, addr, sizeof addr);
-	if (e) {
-		g_warning("cannot resolve %s", j->host);
 		g_task_return_int(task, e);
 		return;
 	}
