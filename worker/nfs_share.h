@@ -9,7 +9,7 @@
 /* Mount host:dir on the slot's mount point in a thread (resolving the host
  * and the mount itself may block), read-only unless rw.  timeout (the slot's,
  * in seconds) bounds how long an unanswered server may take to fail.  The
- * result comes with share_mount_finish(): 0, or an errno (logged in words):
+ * result comes with share_task_finish(): 0, or an errno (logged in words):
  * EHOSTUNREACH, ECONNREFUSED, EACCES (not exported to us, or refused),
  * ETIMEDOUT, or what the kernel said. */
 void nfs_share_mount_async(const char *slot, const char *host, int port, const char *dir,

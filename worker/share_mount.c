@@ -54,7 +54,7 @@ int share_prepare(const char *mountpoint, const char *host, char *addr, size_t l
 	return e;
 }
 
-int share_mount_finish(GAsyncResult *res)
+int share_task_finish(GAsyncResult *res)
 {
 	g_autoptr(GError) error = NULL;
 	gssize r = g_task_propagate_int(G_TASK(res), &error);
@@ -62,23 +62,29 @@ int share_mount_finish(GAsyncResult *res)
 	return error ? ECANCELED : (int)r;
 }
 
-static gboolean is_mountpoint(const char *path)
+static void unmount_thread(GTask *task, gpointer src, gpointer data, GCancellable *cancellable)
 {
-	struct stat st, parent;
-	g_autofree char *up = g_path_get_dirname(path);
+	const char *mp = data;
 
-	return stat(path, &st) == 0 && stat(up, &parent) == 0 && st.st_dev != parent.st_dev;
+	/* No stat() first: on a share it asks the server.  Lazy, and in a thread:
+	 * the last reference to a network share is dropped on the way out of
+	 * umount2(), and that still talks to the server (SMB's tree disconnect and
+	 * logoff), which keeps a caller waiting when the server has gone. */
+	if (umount2(mp, MNT_DETACH) == 0) {
+		g_message("unmounted the share on %s", mp);
+		g_task_return_int(task, 0);
+	} else if (errno == EINVAL || errno == ENOENT) {
+		g_task_return_int(task, 0); /* nothing mounted there */
+	} else {
+		g_task_return_int(task, errno);
+	}
 }
 
-int share_unmount(const char *slot)
+void share_unmount_async(const char *slot, GCancellable *cancellable, GAsyncReadyCallback callback,
+			 gpointer user_data)
 {
-	g_autofree char *mp = share_mountpoint(slot);
+	g_autoptr(GTask) task = g_task_new(NULL, cancellable, callback, user_data);
 
-	if (!is_mountpoint(mp))
-		return 0;
-	/* lazy: a share whose server has gone must not hang the worker */
-	if (umount2(mp, MNT_DETACH) < 0)
-		return -errno;
-	g_message("%s: unmounted the share on %s", slot, mp);
-	return 0;
+	g_task_set_task_data(task, share_mountpoint(slot), g_free);
+	g_task_run_in_thread(task, unmount_thread);
 }

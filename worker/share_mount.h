@@ -18,9 +18,11 @@ char *share_mountpoint(const char *slot);
  * name does not resolve. */
 int share_prepare(const char *mountpoint, const char *host, char *addr, size_t len);
 
-/* The result of a GTask that mounted a share in a thread (an int): 0, an
- * errno, or ECANCELED when the caller has gone. */
-int share_mount_finish(GAsyncResult *res);
+/* Unmount whatever is mounted on the slot's mount point, in a thread; the
+ * callback gets the result from share_task_finish(). */
+void share_unmount_async(const char *slot, GCancellable *cancellable, GAsyncReadyCallback callback,
+			 gpointer user_data);
 
-/* Unmount whatever is mounted on the slot's mount point; 0 or a negative errno. */
-int share_unmount(const char *slot);
+/* The result of a GTask that mounted or unmounted a share in a thread (an
+ * int): 0, an errno, or ECANCELED when the caller has gone. */
+int share_task_finish(GAsyncResult *res);

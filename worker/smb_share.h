@@ -9,7 +9,7 @@
 
 /* Mount //host/share on the slot's mount point, in a thread (resolving the
  * host and the mount itself may block).  creds are copied (and wiped).  The
- * result comes with share_mount_finish(): 0, or the errno of the failure
+ * result comes with share_task_finish(): 0, or the errno of the failure
  * (logged). */
 void smb_share_mount_async(const char *slot, const char *host, int port, const char *share,
 			   const struct vm_credentials *creds, gboolean rw, GCancellable *cancellable,

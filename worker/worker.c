@@ -70,7 +70,7 @@ struct _Worker {
 	gboolean server_ready;
 	VmImageUrl source;      /* the URL's parts */
 	gboolean share_mounted; /* smb://, nfs://: the share is mounted on the slot's mount point */
-	GCancellable *mounting;
+	GCancellable *share_op;  /* the share's mount or unmount runs in a thread */
 
 	Child *child;           /* nbd-client */
 	int exit_code;          /* the child's, -1 while it has not exited */
@@ -215,16 +215,30 @@ static void on_credentials(GObject *src, GAsyncResult *res, gpointer data)
 static void on_share_mounted(GObject *src, GAsyncResult *res, gpointer data)
 {
 	Worker *w = data;
-	int e = share_mount_finish(res);
+	int e = share_task_finish(res);
 
 	if (e == ECANCELED)
 		return; /* w is gone */
-	g_clear_object(&w->mounting);
+	g_clear_object(&w->share_op);
 	w->share_mounted = TRUE; /* also after a failure: unmounting is harmless */
 	vm_credentials_free(g_steal_pointer(&w->creds)); /* the kernel has them now */
 	w->creds = g_new0(struct vm_credentials, 1);
 	if (e)
 		fail(w, e, "the share could not be mounted");
+	worker_advance(w);
+}
+
+static void on_share_unmounted(GObject *src, GAsyncResult *res, gpointer data)
+{
+	Worker *w = data;
+	int e = share_task_finish(res);
+
+	if (e == ECANCELED)
+		return; /* w is gone */
+	g_clear_object(&w->share_op);
+	if (e)
+		g_warning("%s: cannot unmount the share: %s", w->slot->name, g_strerror(e));
+	w->share_mounted = FALSE;
 	worker_advance(w);
 }
 
@@ -423,13 +437,13 @@ static void mount_share(Worker *w)
 	g_auto(GStrv) parts = g_strsplit(w->source.path + 1, "/", 2);
 	g_autofree char *dir = g_path_get_dirname(w->source.path);
 
-	w->mounting = g_cancellable_new();
+	w->share_op = g_cancellable_new();
 	if (w->source.scheme == VM_URL_NFS)
 		nfs_share_mount_async(w->slot->name, w->source.host, w->source.port, dir, w->rw,
-				      w->slot->timeout, w->mounting, on_share_mounted, w);
+				      w->slot->timeout, w->share_op, on_share_mounted, w);
 	else
 		smb_share_mount_async(w->slot->name, w->source.host, w->source.port, parts[0],
-				      w->creds, w->rw, w->mounting, on_share_mounted, w);
+				      w->creds, w->rw, w->share_op, on_share_mounted, w);
 }
 
 static void read_credentials(Worker *w)
@@ -554,7 +568,7 @@ static void stats_stop(Worker *w)
 
 static void worker_advance(Worker *w)
 {
-	if (!w->busy || w->helper_busy || w->detecting || w->reading || w->mounting)
+	if (!w->busy || w->helper_busy || w->detecting || w->reading || w->share_op)
 		return; /* an answer is on its way: it calls us again */
 
 	if (w->want_mounted) {
@@ -615,12 +629,8 @@ static void worker_advance(Worker *w)
 			w->stop_timer = g_timeout_add_seconds(STOP_GRACE_SECONDS, on_stop_timer, w);
 		}
 	} else if (w->share_mounted) {
-		int r = share_unmount(w->slot->name);
-
-		if (r < 0)
-			g_warning("%s: cannot unmount the share: %s", w->slot->name, g_strerror(-r));
-		w->share_mounted = FALSE;
-		worker_advance(w);
+		w->share_op = g_cancellable_new();
+		share_unmount_async(w->slot->name, w->share_op, on_share_unmounted, w);
 	} else
 		settle(w);
 }
@@ -789,9 +799,9 @@ void worker_free(Worker *w)
 	vm_credentials_free(g_steal_pointer(&w->creds));
 	g_free(w->url);
 	vm_image_url_clear(&w->source);
-	if (w->mounting)
-		g_cancellable_cancel(w->mounting);
-	g_clear_object(&w->mounting);
+	if (w->share_op)
+		g_cancellable_cancel(w->share_op);
+	g_clear_object(&w->share_op);
 	g_clear_pointer(&w->helper, helper_link_free);
 	g_clear_pointer(&w->supervisor, vm_channel_free);
 	g_clear_pointer(&w->dev, nbd_device_free);
