@@ -72,5 +72,5 @@ int main(int argc, char **argv)
 	g_unix_signal_add(SIGTERM, on_signal, svc);
 	g_unix_signal_add(SIGINT, on_signal, svc);
 	g_main_loop_run(loop);
-	return 0;
+	return service_stopped_cleanly(svc) ? 0 : 1;
 }

@@ -8,6 +8,13 @@
 #define BUS_NAME "xyz.openbmc_project.VirtualMedia"
 #define OBJECT_ROOT "/xyz/openbmc_project/VirtualMedia"
 
+/* A worker's cleanup takes seconds (its child stops in three stages of 3 s at
+ * most); one that is stuck (a dead share's unmount, the kernel in D state)
+ * must not keep the service from stopping: it is killed, and if even that
+ * does not end it, left behind.  Below the unit's TimeoutStopSec=60. */
+#define STOP_TIMEOUT_SECONDS 25
+#define STOP_KILL_GRACE_SECONDS 5
+
 struct _Service {
 	struct vm_config *cfg;
 	char *config_path;
@@ -19,7 +26,9 @@ struct _Service {
 	guint name_id;
 	guint filter_id;
 	guint running; /* slots whose worker is still to exit during a stop */
+	guint stop_timer;
 	gboolean stopping;
+	gboolean forced; /* a worker had to be killed or left behind */
 };
 
 static void on_name_acquired(GDBusConnection *c, const char *name, gpointer data)
@@ -84,8 +93,32 @@ static void on_slot_stopped(gpointer slot, gpointer data)
 
 	if (--svc->running == 0) {
 		g_message("all slots are clean: exiting");
+		g_clear_handle_id(&svc->stop_timer, g_source_remove);
 		g_main_loop_quit(svc->loop);
 	}
+}
+
+static gboolean on_stop_given_up(gpointer data)
+{
+	Service *svc = data;
+
+	svc->stop_timer = 0;
+	g_critical("%u workers did not exit even when killed: exiting without them",
+		   svc->running - 1);
+	g_main_loop_quit(svc->loop);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean on_stop_timeout(gpointer data)
+{
+	Service *svc = data;
+
+	svc->forced = TRUE;
+	g_warning("the workers did not clean up within %d s: killing them", STOP_TIMEOUT_SECONDS);
+	svc->stop_timer = g_timeout_add_seconds(STOP_KILL_GRACE_SECONDS, on_stop_given_up, svc);
+	for (guint i = 0; i < svc->slots->len; i++)
+		slot_stop_now(g_ptr_array_index(svc->slots, i));
+	return G_SOURCE_REMOVE;
 }
 
 void service_stop(Service *svc)
@@ -98,9 +131,15 @@ void service_stop(Service *svc)
 		g_bus_unown_name(svc->name_id);
 	svc->name_id = 0;
 	svc->running = svc->slots->len + 1;
+	svc->stop_timer = g_timeout_add_seconds(STOP_TIMEOUT_SECONDS, on_stop_timeout, svc);
 	for (guint i = 0; i < svc->slots->len; i++)
 		slot_stop(g_ptr_array_index(svc->slots, i), on_slot_stopped, svc);
 	on_slot_stopped(NULL, svc);
+}
+
+gboolean service_stopped_cleanly(Service *svc)
+{
+	return !svc->forced;
 }
 
 void service_free(Service *svc)
@@ -109,6 +148,7 @@ void service_free(Service *svc)
 		return;
 	if (svc->name_id)
 		g_bus_unown_name(svc->name_id);
+	g_clear_handle_id(&svc->stop_timer, g_source_remove);
 	g_ptr_array_unref(svc->slots);
 	if (svc->bus && svc->filter_id)
 		g_dbus_connection_remove_filter(svc->bus, svc->filter_id);

@@ -490,6 +490,12 @@ void slot_stop(Slot *s, GFunc done, gpointer user_data)
 	}
 }
 
+void slot_stop_now(Slot *s)
+{
+	if (s->stopped)
+		worker_proc_kill(s->worker);
+}
+
 void slot_free(Slot *s)
 {
 	if (!s)

@@ -17,6 +17,8 @@ void slot_start(Slot *s);
 /* Shutdown: the worker cleans up and exits.  Calls done() once it has
  * (at once if there was none). */
 void slot_stop(Slot *s, GFunc done, gpointer user_data);
+/* A stop that takes too long: the worker is killed (or hung up on). */
+void slot_stop_now(Slot *s);
 void slot_free(Slot *s);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Slot, slot_free)

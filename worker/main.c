@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <locale.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/socket.h>
@@ -20,6 +21,7 @@
 #include "worker/worker.h"
 
 #define SUPERVISOR_FD 3
+#define LOCK_POLL_MS 200
 
 /* systemd's socket activation (Accept=no): LISTEN_PID is ours and fd 3 listens;
  * the supervisor's connection is the one that made systemd start us. */
@@ -60,10 +62,13 @@ static int supervisor_fd(void)
  * may still be cleaning up when the next supervisor starts its successor, and
  * both would act on the same gadget, device and share.  The successor waits
  * (its slot stays unavailable); the kernel drops the lock however the holder
- * ends.  Returns the lock's fd (kept open for the process's life). */
-static int lock_slot(const char *slot)
+ * ends.  A supervisor that hangs up meanwhile ends the wait: a predecessor
+ * stuck for good must not keep its successor from stopping.  Returns the
+ * lock's fd (kept open for the process's life). */
+static int lock_slot(const char *slot, int supervisor)
 {
 	g_autofree char *path = g_strdup_printf(VM_SHARE_RUN_DIR "/%s.lock", slot);
+	gboolean told = FALSE;
 	int fd;
 
 	if (g_mkdir_with_parents(VM_SHARE_RUN_DIR, 0755) < 0)
@@ -71,14 +76,23 @@ static int lock_slot(const char *slot)
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
 	if (fd < 0)
 		return -errno;
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-		return fd;
-	g_message("%s: waiting for the previous worker of the slot to finish", slot);
-	while (flock(fd, LOCK_EX) < 0)
-		if (errno != EINTR) {
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		/* flock() cannot time out: poll the supervisor between tries */
+		struct pollfd p = { .fd = supervisor };
+		int r = -errno;
+
+		if (r != -EWOULDBLOCK && r != -EINTR) {
 			close(fd);
-			return -errno;
+			return r;
 		}
+		if (!told)
+			g_message("%s: waiting for the previous worker of the slot to finish", slot);
+		told = TRUE;
+		if (poll(&p, 1, LOCK_POLL_MS) > 0 && (p.revents & (POLLHUP | POLLERR))) {
+			close(fd);
+			return -ECONNRESET;
+		}
+	}
 	return fd;
 }
 
@@ -128,16 +142,15 @@ int main(int argc, char **argv)
 	 * mount run in one) would otherwise linger and wake up 15 s after its last
 	 * task, only to exit: a worker with no slot active sleeps (test_idle.py). */
 	g_thread_pool_set_max_unused_threads(0);
-	lock = lock_slot(slot->name);
-	if (lock < 0) {
-		g_printerr("vmedia-worker: %s: cannot lock the slot: %s\n", slot->name, g_strerror(-lock));
-		return 1;
-	}
-
 	fd = supervisor_fd();
 	if (fd < 0) {
 		g_printerr("vmedia-worker: %s: no connection from the supervisor: %s\n", slot->name,
 			   g_strerror(errno));
+		return 1;
+	}
+	lock = lock_slot(slot->name, fd);
+	if (lock < 0) {
+		g_printerr("vmedia-worker: %s: cannot lock the slot: %s\n", slot->name, g_strerror(-lock));
 		return 1;
 	}
 	loop = g_main_loop_new(NULL, FALSE);
