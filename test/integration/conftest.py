@@ -1,16 +1,27 @@
 """pytest fixtures for the tests inside the virtual BMC (see vmtest.py)."""
 import os
+import subprocess
 import tempfile
 
 import pytest
 
 import servers
+import sweep
 import vmtest
 
 
 def pytest_configure(config):
     if not os.path.isdir(vmtest.GADGETS):
         raise pytest.UsageError("these tests run inside the virtual BMC: test/integration/run")
+
+
+@pytest.fixture(autouse=True)
+def clean_slate():
+    """Runs last after each test: what the test and its fixtures left behind
+    fails that test, and is removed so that the next ones start clean."""
+    yield
+    left = sweep.sweep()
+    assert not left, f"left behind (and now removed): {left}"
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +66,11 @@ def service_factory(bus, workdir, request):
 
     yield start
     for svc in started:
-        rc = svc.stop()
+        try:
+            rc = svc.stop()
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the service did not stop within 40 s of SIGTERM "
+                        f"(the sweeper kills it):\n{svc.log_text()[-8000:]}")
         if request.node.rep_call_failed if hasattr(request.node, "rep_call_failed") else False:
             print(svc.log_text())
         assert rc == 0, f"the service exited with {rc}:\n{svc.log_text()}"

@@ -56,6 +56,32 @@ def proc_state(pid):
         return "gone"
 
 
+def wchan(pid):
+    """Where a sleeping process waits in the kernel (its kernel stack's top
+    frames when readable): what a stuck one is stuck on."""
+    try:
+        with open(f"/proc/{pid}/stack") as f:
+            frames = [line.split()[-1] for line in f if line.strip()]
+            return " < ".join(frames[:6])
+    except OSError:
+        pass
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
+
+
+def describe_processes():
+    """One line per process of the service and its children: pid, state, where
+    it waits, argv.  For failure messages."""
+    lines = []
+    for pid, argv in sorted(cmdlines().items()):
+        if os.path.basename(argv[0]) in SERVICE_PROGRAMS:
+            lines.append(f"{pid} {proc_state(pid)} [{wchan(pid)}] {' '.join(argv)[:160]}")
+    return "\n".join(lines)
+
+
 def cmdlines():
     """{pid: [argv]} of every process."""
     out = {}

@@ -37,7 +37,7 @@ def at_once(bus, slot, n, action):
         finally:
             c.close()
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
     for t in threads:
         t.start()
     for t in threads:
@@ -133,7 +133,7 @@ def test_a_storm_of_mixed_calls_never_wedges(service_factory, bus, iso, iso_b):
             c.close()
 
     try:
-        threads = [threading.Thread(target=storm, args=(slots[i % 2], i)) for i in range(8)]
+        threads = [threading.Thread(target=storm, args=(slots[i % 2], i), daemon=True) for i in range(8)]
         for t in threads:
             t.start()
         for t in threads:

@@ -114,7 +114,7 @@ class Cycler(threading.Thread):
     """Mount/Unmount one slot until the shared budget of cycles is spent."""
 
     def __init__(self, bus, slot, start, image, budget):
-        super().__init__(name=slot.name)
+        super().__init__(name=slot.name, daemon=True)
         self.bus, self.slot, self.start_mount, self.image, self.budget = bus, slot, start, image, budget
         self.done = 0
         self.sampled = 0

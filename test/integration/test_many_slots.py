@@ -95,7 +95,7 @@ def test_eight_slots_at_once(service_factory, ca, images, nginx, smbd, nfsd):
         def read(i):
             start.wait()
             sums[i] = sha256_file(devices[i], os.path.getsize(images[i]))
-        readers = [threading.Thread(target=read, args=(i,)) for i in range(8)]
+        readers = [threading.Thread(target=read, args=(i,), daemon=True) for i in range(8)]
         t1 = time.monotonic()
         for r in readers:
             r.start()

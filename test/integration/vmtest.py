@@ -200,8 +200,13 @@ class Service:
         self.slots = {}
         for name, mp in cfg["MountPoints"].items():
             self.slots[name] = Slot(self, name, mp)
-        for s in self.slots.values():
-            wait_for(f"{s.name}'s worker", s.worker_ready, 15)
+        try:
+            for s in self.slots.values():
+                wait_for(f"{s.name}'s worker", s.worker_ready, 60)
+        except AssertionError as e:
+            import faultlib
+            raise AssertionError(f"{e}\n--- processes ---\n{faultlib.describe_processes()}\n"
+                                 f"--- the service's log ---\n{self.log_text()[-6000:]}") from None
 
     def has_name(self):
         reply = self.conn.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus",
@@ -220,7 +225,7 @@ class Service:
                                     5000, None)
         return reply.unpack()[0]
 
-    def stop(self, timeout=30):
+    def stop(self, timeout=40):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(timeout)
