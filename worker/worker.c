@@ -76,6 +76,7 @@ struct _Worker {
 	int exit_code;          /* the child's, -1 while it has not exited */
 
 	gboolean connected;     /* the device has a size */
+	gboolean orphan_cleared; /* attached by a crashed worker's nbd-client: cleared */
 	gboolean lost_connection;
 	gboolean media_known;
 	int media;
@@ -507,6 +508,7 @@ static void settle(Worker *w)
 	w->op = OP_NONE;
 	w->media_known = FALSE;
 	w->lost_connection = FALSE;
+	w->orphan_cleared = FALSE;
 
 	switch (op) {
 	case OP_STARTUP:
@@ -601,6 +603,15 @@ static void worker_advance(Worker *w)
 	}
 
 	stats_stop(w);
+	/* A crash left the device attached with nobody of ours to serve it: the
+	 * host's requests in flight would wait for the NBD timeout, and the
+	 * gadget's removal with them.  Clearing the device fails them at once. */
+	if (w->connected && !w->child && !w->orphan_cleared) {
+		g_warning("%s: %s is attached with no nbd-client of ours: disconnecting",
+			  w->slot->name, w->slot->nbd_device);
+		nbd_device_disconnect(w->dev);
+		w->orphan_cleared = TRUE;
+	}
 	/* tearing down: the host lets go first, then the device and nbd-client, then
 	 * the image server (nbdkit), then the share it served from */
 	if (w->gadget_exposed && w->gadget_helper_generation != helper_link_generation(w->helper))
@@ -612,16 +623,10 @@ static void worker_advance(Worker *w)
 	else if (child_running(w->child))
 		stop_child(w);
 	else if (w->connected) {
-		/* our client has gone and the kernel's announcement is on its way; with
-		 * no client of ours, the device was left attached by a crash */
-		if (!w->stop_timer) {
-			if (!w->child) {
-				g_warning("%s: %s is attached with no nbd-client of ours: disconnecting",
-					  w->slot->name, w->slot->nbd_device);
-				nbd_device_disconnect(w->dev);
-			}
+		/* the client has gone (ours, or a crash's, cleared above) and the
+		 * kernel's announcement is on its way */
+		if (!w->stop_timer)
 			w->stop_timer = g_timeout_add_seconds(STOP_GRACE_SECONDS, on_stop_timer, w);
-		}
 	} else if (w->server && child_running(nbdkit_child(w->server))) {
 		/* the device is free: the image server goes last */
 		if (!w->stop_timer) {
