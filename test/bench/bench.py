@@ -12,7 +12,8 @@ read; BENCH_HTTPS_MIB [32] sequential read over HTTPS on loopback (TLS is slow
 under TCG); BENCH_WAN_MIB [16] and BENCH_RTT_MS [20] the wide-area link;
 BENCH_REPS [3]; BENCH_MOUNT_REPS [5]; BENCH_IDLE_S [20] the idle window;
 BENCH_ONLY a comma-separated subset of the sections (throughput, mount, wan,
-idle).  test/bench/run passes them on and keeps the table.
+idle); BENCH_SHOW_LOG=1 prints the service's log to stderr at the end (a
+mount's steps, timed).  test/bench/run passes them on and keeps the table.
 """
 import mmap
 import os
@@ -296,7 +297,7 @@ class Bench:
 
     def mount(self, slot):
         """Mount; (seconds to Completion, to the host device readable, the device)."""
-        slot.completions.clear()
+        slot.forget_completions()
         t0 = time.monotonic()
         if slot is self.legacy:
             ok = slot.call("Legacy", "Mount",
@@ -548,6 +549,8 @@ def main():
             if not ONLY or name in ONLY:
                 fn(b)
     finally:
+        if os.environ.get("BENCH_SHOW_LOG"):  # where a mount's time goes, step by step
+            sys.stderr.write(b.svc.log_text())
         b.stop()
     kernel = os.uname().release
     lines = [f"Benchmark of virtual-media ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "

@@ -71,7 +71,7 @@ def service_factory(bus, workdir, request):
         except subprocess.TimeoutExpired:
             pytest.fail(f"the service did not stop within 40 s of SIGTERM "
                         f"(the sweeper kills it):\n{svc.log_text()[-8000:]}")
-        if request.node.rep_call_failed if hasattr(request.node, "rep_call_failed") else False:
+        if getattr(request.node, "rep_call_failed", False) or os.environ.get("VMTEST_SHOW_LOG"):
             print(svc.log_text())
         assert rc == 0, f"the service exited with {rc}:\n{svc.log_text()}"
         # with VMEDIA_BUILD=build/asan: any sanitizer report of the service's processes

@@ -149,7 +149,7 @@ def test_a_storm_of_mixed_calls_never_wedges(service_factory, bus, iso, iso_b):
             s.assert_clean()
         assert svc.proc.poll() is None
         s0 = slots[0]
-        s0.completions.clear()
+        s0.forget_completions()
         dev_ok(s0, iso)
     finally:
         for s in servers:
@@ -168,7 +168,7 @@ def ready_after_unmount(slot):
 
 
 def dev_ok(slot, image):
-    slot.completions.clear()
+    slot.forget_completions()
     assert slot.mount() is True and slot.wait_completion(60) == 0
     dev = slot.wait_host_device()
     assert sha256_file(dev, os.path.getsize(image)) == sha256_file(image)

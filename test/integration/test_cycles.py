@@ -4,7 +4,7 @@ what it held before: processes, fds of the supervisor and of each (same)
 worker, nbd connections, gadgets, mounts, files in /tmp and /run; its RSS
 within a small slack after warm-up.
 
-VMEDIA_CYCLES sets the number of cycles (default 100: ~5 min under TCG on a
+VMEDIA_CYCLES sets the number of cycles (default 500: about 3 min under TCG on a
 loaded 2-core machine; `make soak`: 5000).
 The host device is waited for and read back only on every SAMPLE-th cycle of a
 slot: the others unmount as soon as the Mount completes, while the host may
@@ -22,7 +22,7 @@ import servers
 import vmtest
 from vmtest import Nbdkit, sha256_file
 
-CYCLES = int(os.environ.get("VMEDIA_CYCLES", "100"))
+CYCLES = int(os.environ.get("VMEDIA_CYCLES", "500"))
 SAMPLE = 25
 USER, PASSWORD = "vmuser", "cycles-pw-7"
 HOST = "images.test"
@@ -200,6 +200,7 @@ def quiet_census(svc, workdir):
     return faultlib.census(svc, ignore)
 
 
+@pytest.mark.timeout(1800)  # 500 cycles: ~3 min quiet, several times that on a loaded machine
 def test_mount_unmount_cycles_leave_nothing_behind(service_factory, bus, ca, nginx, smbd,
                                                    images, iso, workdir):
     plan = {"Slot_0": "proxy", "Slot_1": "proxy", "Slot_2": "https", "Slot_3": "smb"}

@@ -313,6 +313,12 @@ class Slot:
     def unmount(self):
         return self.call(self.mode, "Unmount")[0]
 
+    def forget_completions(self):
+        """Drop the Completions received so far, including those still queued
+        for dispatch (a stale one would answer the next wait_completion())."""
+        self.pump()
+        self.completions.clear()
+
     def wait_completion(self, timeout=40.0):
         def got():
             self.pump()
