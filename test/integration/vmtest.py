@@ -344,7 +344,18 @@ class Slot:
         return host_device(self.name)
 
     def wait_host_device(self, timeout=30.0):
-        return wait_for(f"{self.name}'s device on the host", self.host_device, timeout)
+        """The host's device once it can be opened: the host's SCSI layer may
+        still be probing it, or recovering from a slow first command (ENXIO)."""
+        def ready():
+            dev = self.host_device()
+            if not dev:
+                return None
+            try:
+                os.close(os.open(dev, os.O_RDONLY))
+            except OSError:
+                return None
+            return dev
+        return wait_for(f"{self.name}'s device on the host", ready, timeout)
 
 
     def assert_clean(self):
