@@ -49,14 +49,17 @@ static int try_mount(const struct mount_job *j, const char *addr, const char *ve
 	char *data;
 	int r;
 
-	/* seal: encryption required; the kernel refuses the mount rather than go without */
+	/* seal: encryption required; the kernel refuses the mount rather than go without.
+	 * closetimeo=0: no deferred close.  With it, unmounting right after nbdkit
+	 * closed the image hit "Busy inodes after unmount" (a BUG() in
+	 * generic_shutdown_super, Linux 6.1), which killed the unmounting thread. */
 	if (j->creds.present)
 		data = g_strdup_printf("ip=%s,unc=\\\\%s\\%s,vers=%s,seal,sec=ntlmssp,username=%s,password=%s,"
-				       "noperm,cache=strict%s",
+				       "noperm,cache=strict,closetimeo=0%s",
 				       addr, j->host, j->share, vers, user, password, port);
 	else
-		data = g_strdup_printf("ip=%s,unc=\\\\%s\\%s,vers=%s,seal,guest,noperm,cache=strict%s", addr,
-				       j->host, j->share, vers, port);
+		data = g_strdup_printf("ip=%s,unc=\\\\%s\\%s,vers=%s,seal,guest,noperm,cache=strict,"
+				       "closetimeo=0%s", addr, j->host, j->share, vers, port);
 	r = mount(source, j->mountpoint, "cifs",
 		  MS_NOSUID | MS_NODEV | MS_NOEXEC | (j->rw ? 0 : MS_RDONLY), data);
 	r = r < 0 ? errno : 0;
