@@ -74,11 +74,21 @@ def wchan(pid):
 
 def describe_processes():
     """One line per process of the service and its children: pid, state, where
-    it waits, argv.  For failure messages."""
+    it waits, argv; then one per other thread.  For failure messages."""
     lines = []
     for pid, argv in sorted(cmdlines().items()):
         if os.path.basename(argv[0]) in SERVICE_PROGRAMS:
             lines.append(f"{pid} {proc_state(pid)} [{wchan(pid)}] {' '.join(argv)[:160]}")
+            for task in sorted(glob.glob(f"/proc/{pid}/task/[0-9]*")):
+                tid = os.path.basename(task)
+                if tid != str(pid):
+                    lines.append(f"  thread {tid} [{wchan(f'{pid}/task/{tid}')}]")
+    try:
+        dmesg = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=10).stdout
+        lines.append("--- the kernel's last words ---")
+        lines += dmesg.splitlines()[-25:]
+    except (OSError, subprocess.SubprocessError):
+        pass
     return "\n".join(lines)
 
 
