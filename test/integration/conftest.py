@@ -5,12 +5,15 @@ import tempfile
 
 import pytest
 
+import faultlib
 import servers
 import sweep
 import vmtest
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "asan: the service runs its ASan/UBSan build "
+                            "(build/asan, made by make check-asan) when there is one")
     if not os.path.isdir(vmtest.GADGETS):
         raise pytest.UsageError("these tests run inside the virtual BMC: test/integration/run")
 
@@ -57,10 +60,19 @@ def service_factory(bus, workdir, request):
     """Start the service with a config of the given slots; stopped (and checked) after."""
     started = []
 
+    asan = (request.node.get_closest_marker("asan") and "VMEDIA_BUILD" not in os.environ
+            and os.path.exists(os.path.join(vmtest.ASAN_BUILD, "vmedia-supervisor")))
+
     def start(slots, **kw):
         cfg = vmtest.write_config(os.path.join(workdir, f"config-{len(started)}.json"), slots, **kw)
         log = os.path.join(workdir, f"service-{request.node.name}.log")
-        svc = vmtest.Service(bus, cfg, log)
+        if asan:
+            svc = vmtest.Service(bus, cfg, log, vmtest.ASAN_BUILD, vmtest.ASAN_ENV)
+            for pid in [svc.proc.pid] + faultlib.children(svc.proc.pid):
+                exe = os.readlink(f"/proc/{pid}/exe")
+                assert exe.startswith(vmtest.ASAN_BUILD + "/"), f"{pid} runs {exe}, not ASan's"
+        else:
+            svc = vmtest.Service(bus, cfg, log)
         started.append(svc)
         return svc
 

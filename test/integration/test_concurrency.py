@@ -8,12 +8,17 @@ import shutil
 import threading
 import time
 
+import pytest
+
 from gi.repository import GLib
 
 import servers
 import vmtest
 from test_cycles import Client
 from vmtest import DBusError, Nbdkit, sha256_file
+
+# racing clients exercise the error paths: under ASan/UBSan
+pytestmark = pytest.mark.asan
 
 CLIENTS = 12
 REFUSALS = ("xyz.openbmc_project.VirtualMedia.Error.Busy",

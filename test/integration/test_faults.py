@@ -23,6 +23,9 @@ import vmtest
 from faultlib import HostReader
 from vmtest import Nbdkit, sha256_file, wait_for
 
+# the error paths, under ASan/UBSan (build/asan, see conftest.py)
+pytestmark = pytest.mark.asan
+
 USER, PASSWORD = "vmuser", "faults-pw-7"
 HOST = "images.test"
 HTTPS_PORT, HTTP_PORT, SMB_PORT = 8543, 8580, 4451
@@ -234,10 +237,10 @@ def start_all(svc, nginx, server_image):
 
 
 def restart(svc):
-    """A new supervisor with the same config and log, in the same Service object
-    (so that the fixture stops and checks the new one)."""
+    """A new supervisor with the same config, log and build, in the same Service
+    object (so that the fixture stops and checks the new one)."""
     svc.log.close()
-    svc.__init__(svc.bus, svc.config, svc.log_path)
+    svc.__init__(svc.bus, svc.config, svc.log_path, svc.build, svc.env)
 
 
 def leftovers():

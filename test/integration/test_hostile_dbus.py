@@ -12,6 +12,9 @@ from gi.repository import Gio, GLib
 import vmtest
 from vmtest import DBusError, Nbdkit, sha256_file
 
+# the error paths, under ASan/UBSan (build/asan, see conftest.py)
+pytestmark = pytest.mark.asan
+
 ERR = "xyz.openbmc_project.VirtualMedia.Error."
 
 

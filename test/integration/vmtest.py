@@ -20,6 +20,11 @@ from gi.repository import Gio, GLib
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("VMEDIA_BUILD", os.path.join(REPO, "build"))
+# The ASan/UBSan build of the service (make check-asan), which the tests marked
+# "asan" run when it is there; sanitizer reports fail them (conftest.py).
+ASAN_BUILD = os.path.join(REPO, "build", "asan")
+ASAN_ENV = {"ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0",
+            "UBSAN_OPTIONS": "print_stacktrace=1"}
 BUS_NAME = "xyz.openbmc_project.VirtualMedia"
 ROOT = "/xyz/openbmc_project/VirtualMedia"
 IFACE = "xyz.openbmc_project.VirtualMedia."
@@ -185,14 +190,17 @@ def write_config(path, slots, inactivity=1800, extra=None):
 class Service:
     """The supervisor from build/, on the private bus, with its log in a file."""
 
-    def __init__(self, bus, config, log_path):
+    def __init__(self, bus, config, log_path, build=None, env=None):
         self.bus = bus
         self.config = config
         self.log_path = log_path
+        self.build = build or BUILD
+        self.env = env or {}
         self.log = open(log_path, "ab")
-        self.proc = subprocess.Popen([os.path.join(BUILD, "vmedia-supervisor"), "--config", config],
-                                     stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=dict(os.environ, G_MESSAGES_DEBUG=""))
+        # the supervisor runs the worker next to it, the worker the helper
+        self.proc = subprocess.Popen([os.path.join(self.build, "vmedia-supervisor"), "--config",
+                                      config], stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=dict(os.environ, G_MESSAGES_DEBUG="", **self.env))
         self.conn = bus.connect()
         wait_for("the service's bus name", self.has_name, 15)
         with open(config) as f:
