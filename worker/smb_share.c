@@ -50,16 +50,19 @@ static int try_mount(const struct mount_job *j, const char *addr, const char *ve
 	int r;
 
 	/* seal: encryption required; the kernel refuses the mount rather than go without.
-	 * closetimeo=0: no deferred close.  With it, unmounting right after nbdkit
-	 * closed the image hit "Busy inodes after unmount" (a BUG() in
-	 * generic_shutdown_super, Linux 6.1), which killed the unmounting thread. */
+	 * cache=none, nohandlecache, closetimeo=0: no page cache (and no read-ahead
+	 * in flight), no cached directory handles, no deferred close.  With cifs'
+	 * caching, unmounting right after nbdkit closed the image it was reading
+	 * hit "Busy inodes after unmount" (a BUG() in generic_shutdown_super,
+	 * Linux 6.1), which killed the unmounting thread.  The BMC's page cache
+	 * of /dev/nbdN caches the image anyway. */
 	if (j->creds.present)
 		data = g_strdup_printf("ip=%s,unc=\\\\%s\\%s,vers=%s,seal,sec=ntlmssp,username=%s,password=%s,"
-				       "noperm,cache=strict,closetimeo=0%s",
+				       "noperm,cache=none,nohandlecache,closetimeo=0%s",
 				       addr, j->host, j->share, vers, user, password, port);
 	else
-		data = g_strdup_printf("ip=%s,unc=\\\\%s\\%s,vers=%s,seal,guest,noperm,cache=strict,"
-				       "closetimeo=0%s", addr, j->host, j->share, vers, port);
+		data = g_strdup_printf("ip=%s,unc=\\\\%s\\%s,vers=%s,seal,guest,noperm,cache=none,"
+				       "nohandlecache,closetimeo=0%s", addr, j->host, j->share, vers, port);
 	r = mount(source, j->mountpoint, "cifs",
 		  MS_NOSUID | MS_NODEV | MS_NOEXEC | (j->rw ? 0 : MS_RDONLY), data);
 	r = r < 0 ? errno : 0;
