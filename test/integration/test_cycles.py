@@ -4,8 +4,8 @@ what it held before: processes, fds of the supervisor and of each (same)
 worker, nbd connections, gadgets, mounts, files in /tmp and /run; its RSS
 within a small slack after warm-up.
 
-VMEDIA_CYCLES sets the number of cycles (default 500: about 3 min under TCG on a
-loaded 2-core machine; `make soak`: 5000).
+VMEDIA_CYCLES sets the number of cycles (default 500: under TCG 2.5 min on a quiet
+2-core machine, 5 min with another VM running; `make soak`: 5000).
 The host device is waited for and read back only on every SAMPLE-th cycle of a
 slot: the others unmount as soon as the Mount completes, while the host may
 still be enumerating the device (a stress of its own)."""
