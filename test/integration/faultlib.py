@@ -72,13 +72,18 @@ def wchan(pid):
         return "?"
 
 
+def process_line(pid, argv):
+    """pid, state, where it waits in the kernel, argv: one line of a report."""
+    return f"{pid} {proc_state(pid)} [{wchan(pid)}] {' '.join(argv)[:160]}"
+
+
 def describe_processes():
     """One line per process of the service and its children: pid, state, where
     it waits, argv; then one per other thread.  For failure messages."""
     lines = []
     for pid, argv in sorted(cmdlines().items()):
         if os.path.basename(argv[0]) in SERVICE_PROGRAMS:
-            lines.append(f"{pid} {proc_state(pid)} [{wchan(pid)}] {' '.join(argv)[:160]}")
+            lines.append(process_line(pid, argv))
             for task in sorted(glob.glob(f"/proc/{pid}/task/[0-9]*")):
                 tid = os.path.basename(task)
                 if tid != str(pid):

@@ -33,10 +33,12 @@ def _kill_all(found):
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(p in _stray_processes() for p in found):
+    while True:
+        alive = _stray_processes()  # one scan of /proc per round, not one per pid
+        stuck = [f"{p} ({faultlib.proc_state(p)})" for p in found if p in alive]
+        if not stuck or time.monotonic() >= deadline:
+            return stuck
         time.sleep(0.1)
-    stuck = [f"{p} ({faultlib.proc_state(p)})" for p in found if p in _stray_processes()]
-    return stuck
 
 
 def _remove_gadget(path):
@@ -62,8 +64,7 @@ def sweep():
     found = {}
     procs = _stray_processes()
     if procs:
-        found["processes"] = [f"{pid} {faultlib.proc_state(pid)} [{faultlib.wchan(pid)}] "
-                              f"{' '.join(a)[:120]}" for pid, a in sorted(procs.items())]
+        found["processes"] = [faultlib.process_line(pid, a) for pid, a in sorted(procs.items())]
         stuck = _kill_all(procs)
         if stuck:
             found["unkillable processes"] = stuck
