@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # virtual-media: the BMC's Virtual Media D-Bus service.
 #
 #   make            build build/vmedia-{supervisor,worker,gadget-helper}

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Message channel on the GLib main loop: see channel.h. */
 #include "common/channel.h"
 

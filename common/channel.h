@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A message channel on a socketpair, driven by the GLib main loop: the
  * supervisor's end towards a worker, and the worker's ends towards the
  * supervisor and the gadget-helper.  (Not linked into the gadget-helper.) */

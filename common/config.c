@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Strict parser of the configuration file: see config.h. */
 #include "config.h"
 

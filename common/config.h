@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The service's configuration file (JSON, the seed design's format plus a few
  * optional keys), parsed strictly with jansson.  Every error names the file,
  * the slot and the key.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Checking a Legacy image URL: see image_url.h. */
 #include "common/image_url.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The URL of a Legacy image: parsed with GUri and checked strictly before any
  * process acts on it (the supervisor refuses a bad one, the worker checks
  * again: it trusts nothing it is sent). */

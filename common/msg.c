@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Typed messages over SOCK_SEQPACKET socketpairs: see msg.h. */
 #include "msg.h"
 

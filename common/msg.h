@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Typed messages between the processes of virtual-media.
  *
  *   supervisor <-> worker          (one socketpair per slot, on the worker's fd 3)

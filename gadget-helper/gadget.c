@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The USB gadget of one slot in configfs: see gadget.h. */
 #include "gadget-helper/gadget.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The USB gadget of one slot in configfs: the only code of the service that
  * writes there.  Paths come from the config and from constants, never from a
  * message; all work is done with *at() calls below the gadget's directory. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The gadget-helper's log: one line per action or refusal on stderr, which the
  * worker passes on to the journal. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* vmedia-gadget-helper: the setuid-root program that alone writes USB gadget
  * configfs, for one slot, on behalf of that slot's unprivileged worker.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Decoding, allow-list and state table of the gadget-helper: see request.h. */
 #include "gadget-helper/request.h"
 

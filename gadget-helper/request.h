@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the gadget-helper may be asked, and when: decoding, the allow-list and
  * the state table, in the manner of OpenSSH's monitor.  Nothing here touches
  * the system, so all of it is unit-tested.

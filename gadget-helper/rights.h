@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The gadget-helper's own rights, dropped before it reads a message. */
 #pragma once
 

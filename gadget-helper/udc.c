@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Which USB device controller a slot's gadget is bound to: see udc.h.
  * Choosing a UDC that another gadget holds would steal the ports of the KVM's
  * keyboard and mouse, which is what the reference service did. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Which USB device controller a slot's gadget is bound to. */
 #pragma once
 

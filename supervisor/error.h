@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The errors the service answers D-Bus calls with. */
 #pragma once
 

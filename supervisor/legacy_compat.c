@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Rewrites Legacy.Mount(s) and Legacy.Mount(sbh) into Mount(sbv): see legacy_compat.h. */
 #include "supervisor/legacy_compat.h"
 

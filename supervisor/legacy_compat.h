@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Legacy.Mount is called with three signatures: the seed's Mount(s url, b rw,
  * v fd), Mount(s url), and Mount(s url, b rw, h fd) that bmcweb sends since
  * 2025.  D-Bus objects cannot overload a method, so a connection filter

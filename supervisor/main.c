@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* vmedia-supervisor: the xyz.openbmc_project.VirtualMedia D-Bus service.
  *
  * Serves one D-Bus object per configured slot and runs one worker per slot;

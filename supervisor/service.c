@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The service: bus name, ObjectManager, slots. */
 #include "supervisor/service.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The service: the bus name, the ObjectManager and one Slot per configured slot. */
 #pragma once
 

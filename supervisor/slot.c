@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One slot: its D-Bus object, state machine, watchdog and worker. */
 #include "supervisor/slot.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One slot of the configuration: its D-Bus object (Process, MountPoint, Stats
  * and Proxy or Legacy), its state machine, its watchdog and its worker. */
 #pragma once

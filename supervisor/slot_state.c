@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The slot state machine table: see slot_state.h. */
 #include "supervisor/slot_state.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The state machine of one slot, as a table: what each event does in each
  * state.  Pure data and one lookup, so it can be read, tested and changed in
  * one place; slot.c carries out the actions. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A slot's worker process: see worker_proc.h. */
 #include "supervisor/worker_proc.h"
 

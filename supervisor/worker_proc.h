@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The supervisor's side of one slot's worker process.  Two ways to get one:
  *  - spawn: the supervisor starts the worker itself with a socketpair on its
  *    fd 3 (no init system needed; the worker has the supervisor's rights);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A child process of the worker: see child.h. */
 #include "worker/child.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A child process of the worker (nbd-client, nbdkit): started with GSubprocess,
  * its output logged line by line under the slot's name and kept for the
  * diagnosis of a failure, its exit reported once. */

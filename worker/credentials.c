@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Legacy mount credentials: see credentials.h. */
 #include "worker/credentials.h"
 

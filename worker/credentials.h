@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The credentials of a Legacy mount: "user\0password\0" read from a pipe
  * (bmcweb's), "\0\0" for none.  Kept in memory only, and wiped after use. */
 #pragma once

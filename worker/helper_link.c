@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The worker's link to its gadget-helper: see helper_link.h. */
 #include "worker/helper_link.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The worker's link to its gadget-helper: the setuid program that alone writes
  * configfs.  One request at a time; the helper is (re)started when needed. */
 #pragma once

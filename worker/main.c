@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* vmedia-worker: the worker of one slot.
  *
  * Started by the supervisor with a SOCK_SEQPACKET socketpair to it on fd 3,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nbd-client: see nbd_client.h. */
 #include "worker/nbd_client.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nbd-client: connects a Unix socket (the web server's in Proxy mode, the
  * worker's nbdkit in Legacy mode) to the slot's NBD device and stays in
  * NBD_DO_IT (foreground, no netlink) until the device is disconnected. */

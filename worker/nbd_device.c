@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The slot's NBD device: see nbd_device.h. */
 #include "worker/nbd_device.h"
 

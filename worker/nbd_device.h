@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The slot's NBD device: its size as the kernel announces it (libudev, no
  * polling), disconnecting it, and what its content looks like. */
 #pragma once

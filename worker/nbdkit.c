@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nbdkit for a Legacy slot: see nbdkit.h. */
 #include "worker/nbdkit.h"
 

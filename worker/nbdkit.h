@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nbdkit, run for a Legacy slot: serves the remote image on the slot's Unix
  * socket, for nbd-client to attach. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The export of an nfs:// image: see nfs_share.h. */
 #include "worker/nfs_share.h"
 

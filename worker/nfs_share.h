@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* An nfs:// image's directory, mounted with the kernel's NFS client (NFSv4:
  * no rpcbind, statd or mount helper on the BMC) on the slot's mount point
  * (share_mount.h).  nfs://host[:port]/export/dir/image.iso mounts

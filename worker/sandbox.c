@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The Landlock sandbox of nbdkit: see sandbox.h. */
 #include "worker/sandbox.h"
 

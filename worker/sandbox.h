@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A Landlock sandbox for nbdkit, the one child that talks to image servers:
  * should a malicious server exploit it, it runs as the worker's user and could
  * otherwise open every NBD device (they are that user's group's).  With the

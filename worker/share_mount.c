@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The slot's network share: see share_mount.h. */
 #include "worker/share_mount.h"
 

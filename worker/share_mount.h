@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the network shares of Legacy images (smb://, nfs://) have in common:
  * the slot's own mount point (/run/vmedia/<slot>, so that what a crash left
  * is found and removed at the next start), resolving the server's name in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The share of an smb:// image: see smb_share.h. */
 #include "worker/smb_share.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* An smb:// image's share, mounted with the kernel's CIFS client on the
  * slot's mount point (share_mount.h): SMB 3.1.1 with encryption required,
  * else SMB 3.0 with encryption, never less. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The worker of one slot.
  *
  * It does not script "mount" and "unmount" as sequences of callbacks.  It keeps

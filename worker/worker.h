@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The worker of one slot: takes Mount/Unmount requests from the supervisor,
  * drives nbd-client and the gadget-helper, and reports each outcome. */
 #pragma once

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Issue 8: the service's benchmark, run inside the virtual BMC by `make bench`
 (test/bench/bench.mk).  Every figure is measured against a baseline in the same
 run and printed as a ratio, with the absolute numbers beside it (median of

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Which nbdkit filters to put in front of the curl plugin: sequential read
 throughput of an image over HTTPS with an emulated wide-area link (tc netem on
 loopback), for each candidate stack.  Runs inside the virtual BMC:

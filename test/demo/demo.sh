@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The demo, run inside the virtual BMC by `make demo`: the service with the
 # shipped configuration, the web server's part played by nbdkit on Slot_0's
 # socket, a Mount through D-Bus, and the server host's new CD-ROM.

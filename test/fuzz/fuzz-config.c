@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz the configuration parser (common/config.c, vm_config_parse(): the
  * text as read from the file, not NUL-terminated, as vm_config_load() passes
  * it).  The gadget-helper, which runs as root, trusts what it returns.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz the parser of the credentials pipe (worker/credentials.c,
  * vm_credentials_parse(): what the worker read from bmcweb's pipe).
  *

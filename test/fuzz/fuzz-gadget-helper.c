@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz the gadget-helper's request handling (gadget-helper/request.c): a
  * sequence of datagrams, each decoded as vm_msg_recv() would, checked by
  * gh_request_check() against a fixed config and the state so far, and, when

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz vm_msg_recv() (common/msg.c) through a real SOCK_SEQPACKET socketpair,
  * with file descriptors attached: the path every message between the
  * processes takes, including its SCM_RIGHTS handling.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz the message decoders (common/msg.c): the header check of
  * vm_msg_decode(), then the cursor reading the payload with the layout of
  * every message type, as each receiver does.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What every libFuzzer target defines, and the check that makes a target
  * assert something: a broken invariant aborts, and libFuzzer keeps the input. */
 #pragma once

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # libFuzzer targets (test/fuzz/fuzz-*.c), included from the Makefile.
 #
 #   make check-fuzz   build, replay every corpus file, then FUZZ_CHECK_SECONDS

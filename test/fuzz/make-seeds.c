@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Writes the generated seeds of test/fuzz/corpus: messages of every type,
  * valid and broken, made with the real writers of common/msg.c (as a peer
  * would send them), message sequences for the gadget-helper, and credential

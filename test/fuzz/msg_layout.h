@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The payload of each message type, as its receiver reads it with the cursor
  * (common/msg.h's comments; worker/worker.c, worker/helper_link.c,
  * supervisor/slot.c, gadget-helper/request.c): one letter per field,

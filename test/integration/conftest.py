@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """pytest fixtures for the tests inside the virtual BMC (see vmtest.py)."""
 import os
 import subprocess

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Helpers for the fault, cycle and concurrency tests: a host-side reader that
 runs while a fault is injected, finding the service's processes, and a census
 of everything a mount can leave behind (processes, fds, nbd connections,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sandbox-probe: enters the sandbox the worker gives nbdkit for a slot, then
  * tries to open each PATH and prints "PATH ok" or "PATH <errno name>".
  * Used by test_sandbox.py inside the virtual BMC (which has Landlock).

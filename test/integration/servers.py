@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Real image servers for the Legacy-mode tests, started inside the virtual BMC.
 
 Everything is made at test time in a temporary directory and listens on

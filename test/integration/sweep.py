@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What a test left behind, found and removed after it.
 
 The tests share one virtual BMC: a service that a failed test could not stop,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Issue 6 (part): I/O statistics from /sys/block/nbdN/stat and the inactivity
 timeout, on the mainline kernel of the virtual BMC."""
 import os

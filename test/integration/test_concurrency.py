@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Issue 7: many D-Bus clients, each on its own connection and thread, call
 Mount/Unmount/Get on the same slots at once.  Exactly one Mount wins and the
 others get Busy or NotPermitted; the winner's image is the one mounted; the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Issue 7: many Mount/Unmount cycles across slots and modes (Proxy, Legacy
 https:// and smb://), the slots in parallel, then the service holds exactly
 what it held before: processes, fds of the supervisor and of each (same)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Issue 7: faults injected while the server host reads its media.
 
 Each process of a mount is killed with SIGKILL in the middle of a transfer:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The gadget-helper against the real configfs: it does what the config allows
 and refuses everything else, with an error and no side effect."""
 import os

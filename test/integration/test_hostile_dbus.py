@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Issue 7: hostile D-Bus input.  Wrong signatures, huge and malformed URLs,
 odd schemes, bad file descriptors, unknown methods, writes to read-only
 properties: each is answered with a D-Bus error or a Completion errno, the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Issue 6 (part): with no slot active the service sleeps.  Slots configured,
 workers ready, nothing mounted: the supervisor, the workers and their
 gadget-helpers do not run at all over a window (no timers, no polling), counted

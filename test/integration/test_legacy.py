@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Issue 4 (https:// part): Legacy mounts through the service against a real
 nginx over TLS with a test CA, the three Mount signatures bmcweb and scripts
 send, credentials through a pipe, and a specific errno for each failure."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Issue 6: eight slots at once -- four Proxy (nbdkit playing the web server),
 four Legacy (two https:// on nginx, one smb:// on Samba, one nfs:// on the
 kernel's NFS server) -- all mounted at the same time and read by the host in

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Issue 6 (nfs:// part): Legacy mounts of an image on the kernel's NFS server
 (NFSv4, in the VM), read-only and read-write, through the kernel's NFS client
 that the worker drives with mount(2), and a specific errno for each failure."""

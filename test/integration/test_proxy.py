@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Issue 3: the service end to end in Proxy mode, through the real chain:
 nbdkit (the web server's part) -> nbd-client -> /dev/nbdN -> USB gadget ->
 dummy_hcd -> the host's usb-storage -> /dev/srN or /dev/sdX."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Issue 2: the raw chain, assembled by hand without the service (test/smoke/raw-chain.sh):
 nbdkit -> nbd-client -> /dev/nbdN -> configfs gadget -> the host's CD-ROM, checksums equal.
 It is the baseline the service is measured against."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """nbdkit's Landlock sandbox (worker/sandbox.c): what the worker gives the one
 child that talks to image servers.  Run through sandbox-probe, which enters the
 very same rule set and tries to open things."""

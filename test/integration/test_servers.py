@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The image servers of servers.py (for the Legacy-mode tests) do what those
 tests will rely on, checked with ordinary clients: curl and mount.cifs."""
 import hashlib

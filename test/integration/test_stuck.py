@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A process of the service that is stuck for good (SIGSTOP stands in for a
 worker waiting on a kernel that never answers, such as a dead share's
 unmount) must not keep the service from stopping, nor a new instance's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Helpers for the integration tests that run inside the virtual BMC.
 
 They drive the real thing: a private dbus-daemon, the service from build/,

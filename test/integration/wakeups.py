@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Wake-ups, CPU time and memory of the service's own processes, from /proc.
 
 A thread that sleeps in poll() and is never woken does not run, so its

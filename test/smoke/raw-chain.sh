@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The "raw chain" smoke test, run as root INSIDE the virtual BMC (test/smoke/run
 # starts it there): the data path of the Virtual Media service assembled by
 # hand, without the service.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Fixtures for the system test: the package installed in the systemd virtual
 BMC (test/vm/run --systemd), the service run by systemd on the system bus.
 

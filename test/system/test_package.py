@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Issue 5: the Debian package in the systemd virtual BMC.
 
 One scenario, in file order (the fixtures are session-wide): dpkg -i, what

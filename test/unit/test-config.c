@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The configuration file parser (common/config.c): the shipped layout, and an
  * error naming the file and the key for each thing that can be wrong. */
 #include <errno.h>

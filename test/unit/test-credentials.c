@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The credential pipe's format: "user\0password\0", "\0\0" for none, nothing else. */
 #include <errno.h>
 #include <glib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The gadget-helper: its allow-list and state table (request.c), its configfs
  * code on a fake tree (gadget.c, udc.c), and the program itself end to end. */
 #include <errno.h>

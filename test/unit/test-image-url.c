@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Legacy image URLs: what is accepted and what is refused. */
 #include <gio/gio.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Legacy.Mount's three signatures all reach the handler as the seed's (sbv). */
 #include <gio/gio.h>
 #include <gio/gunixfdlist.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Message framing (common/msg.c) over real SOCK_SEQPACKET socketpairs. */
 #include <errno.h>
 #include <fcntl.h>

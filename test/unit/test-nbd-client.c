@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The worker's reading of nbd-client's messages. */
 #include <errno.h>
 #include <glib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What nbdkit and curl say, mapped to errnos (the texts as seen from nbdkit 1.32). */
 #include <errno.h>
 #include <glib.h>

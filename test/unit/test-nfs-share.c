@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The mount(2) data of an nfs:// share: what the kernel gets without mount.nfs. */
 #include <gio/gio.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The slot state table: the seed design's rules, cell by cell where they matter. */
 #include <errno.h>
 #include <glib.h>
