@@ -7,7 +7,9 @@ import glob
 import os
 import signal
 import subprocess
+import tempfile
 import time
+from collections import Counter
 
 import vmtest
 
@@ -192,7 +194,30 @@ def service_processes():
     return out
 
 
-def census(svc, ignore_paths=()):
+# The names the service gives its files in the temp directory (worker/nbdkit.c's
+# RUNDIR_PREFIX: nbdkit's run directories), and the share mounts' directory.
+SERVICE_TMP_PREFIX = "vmedia-"
+SHARE_RUN_DIR = "/run/vmedia"
+
+
+def service_files(svc):
+    """Every path the service and its children can have made: their
+    directories in the temp dir (vmedia-*), the share mounts' directory, the
+    slots' sockets.  nbdkit's sandbox lets it write nowhere else but /var/tmp,
+    where its filters unlink their files at once.  Not the rest of /tmp or
+    /run: other programs' files come and go there (a busy workstation's, when
+    /tmp is the host's)."""
+    tmp = tempfile.gettempdir()  # the service's too: it has the tests' environment
+    tops = [os.path.join(tmp, n) for n in os.listdir(tmp) if n.startswith(SERVICE_TMP_PREFIX)]
+    paths = []
+    for top in tops + [SHARE_RUN_DIR]:
+        if os.path.lexists(top):
+            paths += [top] + tree(top)
+    paths += [s.socket for s in svc.slots.values() if os.path.lexists(s.socket)]
+    return sorted(paths)
+
+
+def census(svc):
     """What a quiet service holds: compared before and after a stress run."""
     sup = svc.proc.pid
     workers = children(sup)
@@ -203,6 +228,28 @@ def census(svc, ignore_paths=()):
         "nbd connections": nbd_connections(),
         "gadgets": gadgets(),
         "mounts": mounts_under(),
-        "/tmp": [p for p in tree("/tmp") if not p.startswith(ignore_paths)],
-        "/run": [p for p in tree("/run") if not p.startswith(ignore_paths)],
+        "files": service_files(svc),
     }
+
+
+def census_diff(before, after, limit=12):
+    """What differs between two censuses, one line per item: what was added
+    and removed (lists), the counts that changed (dicts), old -> new (numbers);
+    at most `limit` lines per item.  Empty when they are the same."""
+    lines = []
+    for key in before:
+        b, a = before[key], after.get(key)
+        if a == b:
+            continue
+        if isinstance(b, list) and isinstance(a, list):
+            for sign, items in (("+", Counter(a) - Counter(b)), ("-", Counter(b) - Counter(a))):
+                items = sorted(items.elements())
+                lines += [f"{key}: {sign} {i}" for i in items[:limit]]
+                if len(items) > limit:
+                    lines.append(f"{key}: {sign} ... and {len(items) - limit} more")
+        elif isinstance(b, dict) and isinstance(a, dict):
+            lines += [f"{key}: {k} {b.get(k, 0)} -> {a.get(k, 0)}"
+                      for k in sorted(b.keys() | a.keys()) if b.get(k, 0) != a.get(k, 0)]
+        else:
+            lines.append(f"{key}: {b} -> {a}")
+    return lines
