@@ -127,7 +127,7 @@ def test_wrong_state_calls_are_refused(service, iso):
     slot = service.slots["Slot_0"]
     with pytest.raises(DBusError) as e:
         slot.unmount()
-    assert e.value.name == "xyz.openbmc_project.VirtualMedia.Error.NotPermitted"
+    assert e.value.name == "System.Error.EPERM"
 
     # Activating: a web server that accepts and never answers keeps the slot there
     stuck = SilentServer(slot.socket)
@@ -136,7 +136,7 @@ def test_wrong_state_calls_are_refused(service, iso):
         for call in (slot.mount, slot.unmount):
             with pytest.raises(DBusError) as e:
                 call()
-            assert e.value.name == "xyz.openbmc_project.VirtualMedia.Error.Busy"
+            assert e.value.name == "System.Error.EBUSY"
     finally:
         stuck.stop()  # nbd-client gives up: the mount fails, the slot is clean
     result = slot.wait_completion()
@@ -149,7 +149,7 @@ def test_wrong_state_calls_are_refused(service, iso):
         mount_ok(slot)
         with pytest.raises(DBusError) as e:
             slot.mount()
-        assert e.value.name == "xyz.openbmc_project.VirtualMedia.Error.NotPermitted"
+        assert e.value.name == "System.Error.EPERM"
         unmount_ok(slot)
     finally:
         server.stop()
