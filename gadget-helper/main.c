@@ -199,15 +199,19 @@ int main(int argc, char **argv)
 	}
 	if (parse_args(argc, argv, def, &config) < 0) {
 		gh_log(NULL, "usage: vmedia-gadget-helper [--config FILE]");
+		free(def);
 		return 1;
 	}
 	/* A caller who is already root gains nothing by naming a config; anyone
 	 * else could name one that allows another device. */
 	if (getuid() != geteuid() && strcmp(config, def) != 0) {
 		gh_log(NULL, "refusing --config other than %s when setuid", def);
+		free(def);
 		return 1;
 	}
-	if ((r = vm_config_load(config, &h.cfg, err, sizeof err)) < 0) {
+	r = vm_config_load(config, &h.cfg, err, sizeof err);
+	free(def);
+	if (r < 0) {
 		gh_log(NULL, "%s", err);
 		return 1;
 	}
