@@ -169,7 +169,7 @@ def write_config(path, slots, inactivity=1800, extra=None):
     mps = {}
     for name, (mode, n, *rest) in slots.items():
         mp = {
-            "EndpointId": f"/nbd/{n}",
+            "EndpointId": f"/nbd/{n}" if mode == 0 else "",  # bmcweb: "" is a URL slot
             "Mode": mode,
             "NBDDevice": f"/dev/nbd{n}",
             "UnixSocket": f"/run/vmtest/nbd{n}.sock",
