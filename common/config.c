@@ -55,16 +55,22 @@ static bool udc_name_valid(const char *s)
 	return n > 0 && n <= VM_UDC_NAME_MAX && s[0] != '.' && all_chars_in(s, "._:-");
 }
 
-/* /dev/nbdN, N without leading zeros: the only block devices a slot may own. */
-static bool nbd_device_valid(const char *s)
+/* /dev/nbdN or nbdN (the reference's spelling), N without leading zeros: the
+ * only block devices a slot may own.  Returns the N part, or NULL. */
+static const char *nbd_device_number(const char *s)
 {
-	const char *d = s + strlen("/dev/nbd");
+	const char *d;
 	size_t n;
 
-	if (strncmp(s, "/dev/nbd", strlen("/dev/nbd")) != 0)
-		return false;
+	if (strncmp(s, "/dev/", 5) == 0)
+		s += 5;
+	if (strncmp(s, "nbd", 3) != 0)
+		return NULL;
+	d = s + 3;
 	n = strlen(d);
-	return n >= 1 && n <= 4 && strspn(d, "0123456789") == n && !(d[0] == '0' && n > 1);
+	if (n >= 1 && n <= 4 && strspn(d, "0123456789") == n && !(d[0] == '0' && n > 1))
+		return d;
+	return NULL;
 }
 
 static bool socket_path_valid(const char *s)
@@ -158,20 +164,28 @@ static int parse_slot_key(struct ctx *c, const char *key, json_t *v, const char 
 	case 0:
 		if ((r = get_string(c, v, path, s->endpoint_id, sizeof s->endpoint_id)) < 0)
 			return r;
-		if (!s->endpoint_id[0] || !all_chars_in(s->endpoint_id, "/._-"))
-			return fail(c, path, "must be a non-empty path such as \"/nbd/0\"");
+		/* emptiness is checked against the mode once both are known */
+		if (!all_chars_in(s->endpoint_id, "/._-"))
+			return fail(c, path, "must be a path such as \"/nbd/0\", or \"\" (Legacy)");
 		return 0;
 	case 1:
 		if ((r = get_uint(c, v, path, 0, 1, &mode)) < 0)
 			return r;
 		s->mode = mode == 0 ? VM_MODE_PROXY : VM_MODE_LEGACY;
 		return 0;
-	case 2:
+	case 2: {
+		const char *n;
+
 		if ((r = get_string(c, v, path, s->nbd_device, sizeof s->nbd_device)) < 0)
 			return r;
-		if (!nbd_device_valid(s->nbd_device))
-			return fail(c, path, "\"%s\" is not an NBD device (/dev/nbdN)", s->nbd_device);
+		if (!(n = nbd_device_number(s->nbd_device)))
+			return fail(c, path, "\"%s\" is not an NBD device (/dev/nbdN or nbdN)",
+				    s->nbd_device);
+		/* one spelling from here on: the same device is the same string */
+		memmove(s->nbd_device + 8, n, strlen(n) + 1);
+		memcpy(s->nbd_device, "/dev/nbd", 8);
 		return 0;
+	}
 	case 3:
 		if ((r = get_string(c, v, path, s->unix_socket, sizeof s->unix_socket)) < 0)
 			return r;
@@ -239,6 +253,12 @@ static int parse_slot(struct ctx *c, const char *name, json_t *obj,
 			snprintf(path, sizeof path, "MountPoints.%s.%s", name, required_names[bit]);
 			return fail(c, path, "missing");
 		}
+	/* bmcweb shows a slot with an EndpointId as a browser slot: a Proxy slot
+	 * without one could never be reached (a Legacy one with one only warns) */
+	if (s->mode == VM_MODE_PROXY && !s->endpoint_id[0]) {
+		snprintf(path, sizeof path, "MountPoints.%s.EndpointId", name);
+		return fail(c, path, "a Proxy slot (Mode 0) needs a path such as \"/nbd/0\"");
+	}
 	return 0;
 }
 
@@ -255,7 +275,7 @@ static int check_unique(struct ctx *c, const struct vm_config *cfg)
 				what = "NBDDevice";
 			else if (strcmp(a->unix_socket, b->unix_socket) == 0)
 				what = "UnixSocket";
-			else if (strcmp(a->endpoint_id, b->endpoint_id) == 0)
+			else if (a->endpoint_id[0] && strcmp(a->endpoint_id, b->endpoint_id) == 0)
 				what = "EndpointId";
 			if (what) {
 				snprintf(path, sizeof path, "MountPoints.%s.%s", a->name, what);
@@ -299,7 +319,15 @@ static int parse_root(struct ctx *c, json_t *root, struct vm_config *cfg)
 	json_object_foreach(root, key, v) {
 		bool known = !strcmp(key, "InactivityTimeout") || !strcmp(key, "MountPoints") ||
 			     !strcmp(key, "AllowedUDCs");
+		unsigned ignored;
 
+		if (!strcmp(key, "RetryCount") || !strcmp(key, "RetryInterval")) {
+			/* the reference's: well-formed, or a typo could hide here */
+			if ((r = get_uint(c, v, key, 0, 65535, &ignored)) < 0)
+				return r;
+			cfg->has_reference_retry_keys = true;
+			continue;
+		}
 		if (!known && ((r = parse_tls_key(c, key, v, key, &cfg->defaults, &known)) < 0))
 			return r;
 		if (!known)
@@ -410,4 +438,44 @@ bool vm_config_udc_allowed(const struct vm_config *cfg, const char *udc)
 const char *vm_mode_to_str(enum vm_mode mode)
 {
 	return mode == VM_MODE_PROXY ? "Proxy" : "Legacy";
+}
+
+static char *join(const char *dir, const char *name)
+{
+	size_t n = strlen(dir) + 1 + strlen(name) + 1;
+	char *p = malloc(n);
+
+	if (p)
+		snprintf(p, n, "%s/%s", dir, name);
+	return p;
+}
+
+char *vm_config_default_path(const char *dir)
+{
+	char *ours = join(dir, "virtual-media/config.json");
+	char *reference = join(dir, VM_CONFIG_REFERENCE_NAME);
+
+	if (!ours || !reference) {
+		free(ours);
+		free(reference);
+		return NULL;
+	}
+	/* only a missing file of ours falls back: an unreadable one is an error
+	 * to report, not a reason to read another file */
+	if (access(ours, F_OK) < 0 && errno == ENOENT && access(reference, F_OK) == 0) {
+		free(ours);
+		return reference;
+	}
+	free(reference);
+	return ours;
+}
+
+unsigned vm_slot_request_kb(const struct vm_slot_config *s)
+{
+	return s->mode == VM_MODE_PROXY ? VM_PROXY_REQUEST_KB : VM_LEGACY_REQUEST_KB;
+}
+
+bool vm_slot_endpoint_misleads(const struct vm_slot_config *s)
+{
+	return s->mode == VM_MODE_LEGACY && s->endpoint_id[0] != '\0';
 }

@@ -12,6 +12,17 @@
 #include <stddef.h>
 
 #define VM_CONFIG_DEFAULT_PATH SYSCONFDIR "/virtual-media/config.json"
+/* Where the reference C++ service reads the same format: used when the file
+ * above does not exist, so that swapping services keeps a machine's config. */
+#define VM_CONFIG_REFERENCE_NAME "virtual-media.json"
+
+/* The largest NBD request (KiB) a slot's device may send.  Proxy: bmcweb
+ * forwards each reply of the browser's jsnbd as one WebSocket message of at
+ * most 128 KiB + the 16-byte header and ends the session on a larger one.
+ * Legacy: our own nbdkit takes anything; 1 MiB costs a round trip to the image
+ * server per MiB instead of per 128 KiB (make bench). */
+#define VM_PROXY_REQUEST_KB 128
+#define VM_LEGACY_REQUEST_KB 1024
 
 #define VM_SLOT_NAME_MAX 32   /* a D-Bus object path element: [A-Za-z0-9_] */
 #define VM_MAX_SLOTS 64
@@ -55,6 +66,9 @@ struct vm_config {
 	char udcs[VM_MAX_UDCS][VM_UDC_NAME_MAX + 1];
 	size_t n_slots;
 	struct vm_slot_config slots[VM_MAX_SLOTS];
+	/* The reference's RetryCount and RetryInterval were present: accepted,
+	 * without effect (the reference never read them either). */
+	bool has_reference_retry_keys;
 };
 
 /* Returns 0, or a negative errno with a message in err ("FILE: KEY: what"). */
@@ -68,4 +82,16 @@ const struct vm_slot_config *vm_config_find_slot(const struct vm_config *cfg, co
 bool vm_config_udc_allowed(const struct vm_config *cfg, const char *udc);
 
 const char *vm_mode_to_str(enum vm_mode mode);
+
+/* The file to read when none is given: DIR/virtual-media/config.json, or
+ * DIR/virtual-media.json (the reference's) when only that one exists.  DIR is
+ * SYSCONFDIR outside of tests.  Returns a malloc'ed path. */
+char *vm_config_default_path(const char *dir);
+
+/* VM_PROXY_REQUEST_KB or VM_LEGACY_REQUEST_KB, by the slot's mode. */
+unsigned vm_slot_request_kb(const struct vm_slot_config *s);
+
+/* A Legacy slot with a non-empty EndpointId: bmcweb shows it as a browser
+ * (Proxy) slot and serves a WebSocket for it.  Loads, but deserves a warning. */
+bool vm_slot_endpoint_misleads(const struct vm_slot_config *s);
 bool vm_slot_name_valid(const char *name);

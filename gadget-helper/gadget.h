@@ -19,6 +19,7 @@
 struct gh_sysfs {
 	const char *gadget_root;
 	const char *udc_class;
+	const char *block_class; /* /sys/block (queue.h) */
 };
 
 /* 0 when device is a block device of the NBD driver, else a negative errno

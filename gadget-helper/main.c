@@ -21,6 +21,7 @@
 #include "common/msg.h"
 #include "gadget-helper/gadget.h"
 #include "gadget-helper/log.h"
+#include "gadget-helper/queue.h"
 #include "gadget-helper/request.h"
 #include "gadget-helper/rights.h"
 
@@ -55,9 +56,9 @@ static int sanitize_fds(void)
 	return 0;
 }
 
-static int parse_args(int argc, char **argv, const char **config)
+static int parse_args(int argc, char **argv, const char *def, const char **config)
 {
-	*config = VM_CONFIG_DEFAULT_PATH;
+	*config = def;
 	if (argc == 1)
 		return 0;
 	if (argc == 3 && strcmp(argv[1], "--config") == 0) {
@@ -65,6 +66,24 @@ static int parse_args(int argc, char **argv, const char **config)
 		return 0;
 	}
 	return -EINVAL;
+}
+
+/* Before any mount (CLEANUP) and before the host reads (CREATE); see queue.h.
+ * A Proxy device left with larger requests would lose its session to bmcweb's
+ * limit at the first read-ahead: CREATE fails then.  For Legacy it only costs
+ * speed. */
+static int limit_requests(const struct helper *h, const struct vm_slot_config *s, bool creating)
+{
+	int r = gh_nbd_device_check(s->nbd_device);
+
+	if (r == 0)
+		r = gh_queue_limit(&h->fs, s);
+	if (r < 0) {
+		gh_log(s->name, "cannot set %s's requests to %u KiB: %s", s->nbd_device,
+		       vm_slot_request_kb(s), strerror(-r));
+		return creating && s->mode == VM_MODE_PROXY ? r : 0;
+	}
+	return 0;
 }
 
 static int perform(const struct helper *h, const struct gh_request *req, char *udc, size_t size)
@@ -77,6 +96,8 @@ static int perform(const struct helper *h, const struct gh_request *req, char *u
 		return 0;
 	case VM_MSG_GADGET_CLEANUP:
 	case VM_MSG_GADGET_REMOVE:
+		if (req->type == VM_MSG_GADGET_CLEANUP)
+			(void)limit_requests(h, s, false);
 		r = gh_gadget_remove(&h->fs, s->name);
 		if (r >= 0)
 			gh_log(s->name, "%s: %s", req->type == VM_MSG_GADGET_CLEANUP ? "cleanup" : "remove",
@@ -88,6 +109,8 @@ static int perform(const struct helper *h, const struct gh_request *req, char *u
 			gh_log(s->name, "create: %s is not an NBD device: %s", s->nbd_device, strerror(-r));
 			return r;
 		}
+		if ((r = limit_requests(h, s, true)) < 0)
+			return r;
 		r = gh_gadget_create(&h->fs, &h->cfg, s->name, s->nbd_device, req->read_only,
 				     req->media, udc, size);
 		if (r >= 0)
@@ -150,9 +173,11 @@ int main(int argc, char **argv)
 {
 	struct helper h = {
 		.sock = SOCK_FD,
-		.fs = { .gadget_root = GH_GADGET_ROOT, .udc_class = GH_UDC_CLASS },
+		.fs = { .gadget_root = GH_GADGET_ROOT, .udc_class = GH_UDC_CLASS,
+			.block_class = GH_BLOCK_CLASS },
 	};
 	const char *config;
+	char *def;
 	char err[512];
 	int r;
 
@@ -167,17 +192,26 @@ int main(int argc, char **argv)
 		gh_log(NULL, "cannot drop capabilities: %s", strerror(-r));
 		return 1;
 	}
-	if (parse_args(argc, argv, &config) < 0) {
+	/* the file the worker reads when given none: ours, or the reference's */
+	if (!(def = vm_config_default_path(SYSCONFDIR))) {
+		gh_log(NULL, "out of memory");
+		return 1;
+	}
+	if (parse_args(argc, argv, def, &config) < 0) {
 		gh_log(NULL, "usage: vmedia-gadget-helper [--config FILE]");
+		free(def);
 		return 1;
 	}
 	/* A caller who is already root gains nothing by naming a config; anyone
 	 * else could name one that allows another device. */
-	if (getuid() != geteuid() && strcmp(config, VM_CONFIG_DEFAULT_PATH) != 0) {
-		gh_log(NULL, "refusing --config other than %s when setuid", VM_CONFIG_DEFAULT_PATH);
+	if (getuid() != geteuid() && strcmp(config, def) != 0) {
+		gh_log(NULL, "refusing --config other than %s when setuid", def);
+		free(def);
 		return 1;
 	}
-	if ((r = vm_config_load(config, &h.cfg, err, sizeof err)) < 0) {
+	r = vm_config_load(config, &h.cfg, err, sizeof err);
+	free(def);
+	if (r < 0) {
 		gh_log(NULL, "%s", err);
 		return 1;
 	}

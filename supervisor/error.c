@@ -3,11 +3,17 @@
 
 #include <errno.h>
 
+/* sd-bus (bmcweb, busctl, every sdbusplus client) turns an error name into an
+ * errno only for the org.freedesktop.DBus.Error names it maps and for
+ * "System.Error.<ERRNO>"; any other name arrives as EIO.  The System.Error
+ * names carry the errno exactly (EPERM stays EPERM, where AccessDenied would
+ * arrive as EACCES); org.freedesktop.DBus.Error.InvalidArgs is GIO's own for
+ * malformed calls and cannot be registered twice. */
 static const GDBusErrorEntry entries[] = {
-	{ VM_ERROR_FAILED, "xyz.openbmc_project.VirtualMedia.Error.Failed" },
-	{ VM_ERROR_NOT_PERMITTED, "xyz.openbmc_project.VirtualMedia.Error.NotPermitted" },
-	{ VM_ERROR_BUSY, "xyz.openbmc_project.VirtualMedia.Error.Busy" },
-	{ VM_ERROR_INVALID_ARGUMENT, "xyz.openbmc_project.VirtualMedia.Error.InvalidArgument" },
+	{ VM_ERROR_FAILED, "System.Error.EIO" },
+	{ VM_ERROR_NOT_PERMITTED, "System.Error.EPERM" },
+	{ VM_ERROR_BUSY, "System.Error.EBUSY" },
+	{ VM_ERROR_INVALID_ARGUMENT, "System.Error.EINVAL" },
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(entries) == VM_ERROR_N_ERRORS);
 

@@ -7,10 +7,10 @@
 #define VM_ERROR (vm_error_quark())
 
 typedef enum {
-	VM_ERROR_FAILED,           /* ...Error.Failed */
-	VM_ERROR_NOT_PERMITTED,    /* ...Error.NotPermitted: EPERM, the state forbids it */
-	VM_ERROR_BUSY,             /* ...Error.Busy: EBUSY, an operation is under way */
-	VM_ERROR_INVALID_ARGUMENT, /* ...Error.InvalidArgument: EINVAL */
+	VM_ERROR_FAILED,           /* System.Error.EIO */
+	VM_ERROR_NOT_PERMITTED,    /* System.Error.EPERM: the state forbids it */
+	VM_ERROR_BUSY,             /* System.Error.EBUSY: an operation is under way */
+	VM_ERROR_INVALID_ARGUMENT, /* System.Error.EINVAL: malformed arguments */
 	VM_ERROR_N_ERRORS,
 } VmError;
 

@@ -11,6 +11,21 @@
 #include "common/config.h"
 #include "supervisor/service.h"
 
+/* What in a valid file deserves a word: for --check-config on stderr, at
+ * start-up in the log (both go to stderr, which is the journal under systemd). */
+static void warn_about(const struct vm_config *cfg, const char *path)
+{
+	for (size_t i = 0; i < cfg->n_slots; i++)
+		if (vm_slot_endpoint_misleads(&cfg->slots[i]))
+			g_printerr("vmedia-supervisor: warning: %s: MountPoints.%s.EndpointId: \"%s\" "
+				   "on a Legacy slot: bmcweb will show it as a browser (Proxy) slot and "
+				   "serve a WebSocket for it; a Legacy slot's EndpointId should be \"\"\n",
+				   path, cfg->slots[i].name, cfg->slots[i].endpoint_id);
+	if (cfg->has_reference_retry_keys)
+		g_printerr("vmedia-supervisor: %s: RetryCount, RetryInterval: accepted from the "
+			   "reference service's format; they have no effect here\n", path);
+}
+
 static gboolean on_signal(gpointer svc)
 {
 	service_stop(svc);
@@ -24,7 +39,8 @@ int main(int argc, char **argv)
 	gboolean check_only = FALSE, list_slots = FALSE;
 	GOptionEntry entries[] = {
 		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
-		  "Configuration file (default " VM_CONFIG_DEFAULT_PATH ")", "FILE" },
+		  "Configuration file (default " VM_CONFIG_DEFAULT_PATH ", or "
+		  SYSCONFDIR "/" VM_CONFIG_REFERENCE_NAME " when only that one exists)", "FILE" },
 		{ "check-config", 0, 0, G_OPTION_ARG_NONE, &check_only,
 		  "Check the configuration file and exit", NULL },
 		{ "list-slots", 0, 0, G_OPTION_ARG_NONE, &list_slots,
@@ -49,12 +65,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (!config_path)
-		config_path = g_strdup(VM_CONFIG_DEFAULT_PATH);
+		config_path = vm_config_default_path(SYSCONFDIR);
 	if (vm_config_load(config_path, cfg, err, sizeof err) < 0) {
 		g_printerr("vmedia-supervisor: invalid configuration: %s\n", err);
 		g_free(cfg);
 		return 1;
 	}
+	if (!list_slots || check_only)
+		warn_about(cfg, config_path);
 	if (check_only || list_slots) {
 		for (size_t i = 0; list_slots && i < cfg->n_slots; i++)
 			g_print("%s\n", cfg->slots[i].name);
@@ -64,6 +82,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	g_message("configuration: %s (%zu slots)", config_path, cfg->n_slots);
 	loop = g_main_loop_new(NULL, FALSE);
 	svc = service_new(cfg, config_path, worker_sockets, loop);
 	if (!service_start(svc, &error)) {

@@ -127,7 +127,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (!config_path)
-		config_path = g_strdup(VM_CONFIG_DEFAULT_PATH);
+		config_path = vm_config_default_path(SYSCONFDIR); /* the supervisor's choice too */
 	if (vm_config_load(config_path, cfg, err, sizeof err) < 0) {
 		g_printerr("vmedia-worker: %s\n", err);
 		return 1;

@@ -19,8 +19,13 @@ Child *nbd_client_spawn(const struct vm_slot_config *slot, gboolean read_only,
 	Child *c;
 
 	/* -n: stay in the foreground, so its exit means the device is gone;
-	 * -L: ioctl mode: with netlink, nbd-client 3.24 exits right after setup. */
-	const char *fixed[] = { "nbd-client", "-b", bs, "-t", timeout, "-n", "-L" };
+	 * -L: ioctl mode: with netlink, nbd-client 3.24 exits right after setup;
+	 * -N: an export name.  Without one (or with "") nbd-client 3.24 prints a
+	 * warning about the oldstyle protocol on every connection.  Our servers
+	 * ignore the name: jsnbd answers any NBD_OPT_EXPORT_NAME with its file,
+	 * nbdkit's file and curl plugins serve their one image under any name. */
+	const char *fixed[] = { "nbd-client", "-b", bs, "-t", timeout, "-n", "-L",
+				"-N", slot->name };
 
 	for (guint i = 0; i < G_N_ELEMENTS(fixed); i++)
 		g_ptr_array_add(argv, (char *)fixed[i]);

@@ -133,43 +133,6 @@ int nbd_device_disconnect(NbdDevice *dev)
 	return r;
 }
 
-/* Under a wide-area link each request to an https:// image costs a round trip,
- * and nbdkit 1.32's curl plugin serves them one at a time: the kernel's
- * defaults for nbd (requests of 128 KiB, 128 KiB read-ahead) make a host's
- * sequential read wait a round trip per 128 KiB (test/bench/bench.py). */
-/* The request size has no ioctl, only a sysfs file of root's.  Under systemd
- * the package's udev rule sets it as the device appears and the kernel keeps
- * it across connections (units/60-virtual-media.rules): nothing to write then. */
-static int set_max_request_kb(const char *sysname, int kb)
-{
-	g_autofree char *path = g_strdup_printf("/sys/block/%s/queue/max_sectors_kb", sysname);
-	g_autofree char *now = NULL, *value = g_strdup_printf("%d", kb);
-	int fd, r = 0;
-
-	if (g_file_get_contents(path, &now, NULL, NULL) && atoi(now) == kb)
-		return 0;
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, value, strlen(value)) < 0)
-		r = -errno;
-	if (fd >= 0)
-		close(fd);
-	return r;
-}
-
-int nbd_device_use_large_reads(NbdDevice *dev)
-{
-	int fd, r = set_max_request_kb(dev->sysname, NBD_DEVICE_MAX_REQUEST_KB);
-
-	fd = open(dev->devnode, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return r ? r : -errno;
-	/* in 512-byte sectors */
-	if (ioctl(fd, BLKRASET, (unsigned long)NBD_DEVICE_READ_AHEAD_KB * 2) < 0 && !r)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 static void detect_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *c)
 {
 	const char *devnode = task_data;

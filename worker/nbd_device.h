@@ -27,22 +27,6 @@ gboolean nbd_device_io_counts(NbdDevice *dev, guint64 *reads, guint64 *writes);
  * nbd-client's NBD_DO_IT returns and it exits.  0 or a negative errno. */
 int nbd_device_disconnect(NbdDevice *dev);
 
-/* Fewer, larger reads: let the kernel send the image server requests of up to
- * NBD_DEVICE_MAX_REQUEST_KB and read ahead NBD_DEVICE_READ_AHEAD_KB.  Call it
- * once the device is attached and before the gadget opens it (an open file
- * keeps the read-ahead it started with); it opens the device, so not before
- * the media detection has (the first open reads the partition table).
- * The read-ahead needs CAP_SYS_ADMIN (BLKRASET); the request size has no
- * ioctl: writing sysfs needs root, so under systemd the package's udev rule
- * sets it and it is only checked here (units/60-virtual-media.rules, with
- * the same 1024).  0, or the first
- * negative errno; nothing else depends on it.  A larger read-ahead would fetch
- * more for each random read (the window grows 4x instead of 2x per step below
- * a sixteenth of it). */
-#define NBD_DEVICE_MAX_REQUEST_KB 1024
-#define NBD_DEVICE_READ_AHEAD_KB 1024
-int nbd_device_use_large_reads(NbdDevice *dev);
-
 /* Read the device's content in a thread and call back with VM_MEDIA_CDROM
  * for an ISO 9660 image, VM_MEDIA_DISK otherwise. */
 void nbd_device_detect_media_async(NbdDevice *dev, GCancellable *cancellable,

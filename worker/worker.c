@@ -244,18 +244,6 @@ static void on_share_unmounted(GObject *src, GAsyncResult *res, gpointer data)
 	worker_advance(w);
 }
 
-/* Before the gadget opens the device (see nbd_device_use_large_reads()), and
- * after the media detection: the first open of the device makes the kernel
- * scan it for partitions, reads that must not block the main loop. */
-static void tune_device(Worker *w)
-{
-	int r = nbd_device_use_large_reads(w->dev);
-
-	if (r < 0)
-		g_warning("%s: %s keeps the kernel's request size or read-ahead: %s", w->slot->name,
-			  w->slot->nbd_device, g_strerror(-r));
-}
-
 static void on_size(guint64 size, gpointer data)
 {
 	Worker *w = data;
@@ -292,7 +280,7 @@ static void on_media(GObject *src, GAsyncResult *res, gpointer data)
 		}
 		w->media = media;
 		w->media_known = TRUE;
-		tune_device(w);
+		/* the request size and read-ahead: the gadget-helper's (queue.h) */
 		g_message("%s: the image will be shown as a %s", w->slot->name, vm_media_to_str(media));
 	}
 	worker_advance(w);

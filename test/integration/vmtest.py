@@ -169,7 +169,7 @@ def write_config(path, slots, inactivity=1800, extra=None):
     mps = {}
     for name, (mode, n, *rest) in slots.items():
         mp = {
-            "EndpointId": f"/nbd/{n}",
+            "EndpointId": f"/nbd/{n}" if mode == 0 else "",  # bmcweb: "" is a URL slot
             "Mode": mode,
             "NBDDevice": f"/dev/nbd{n}",
             "UnixSocket": f"/run/vmtest/nbd{n}.sock",
@@ -307,11 +307,11 @@ class Slot:
         return reply.unpack()[0]
 
     def worker_ready(self):
-        # a worker that is not ready answers Busy; Unmount while Ready: NotPermitted
+        # a worker that is not ready answers EBUSY; Unmount while Ready: EPERM
         try:
             self.call(self.mode, "Unmount")
         except DBusError as e:
-            return e.name.endswith("NotPermitted")
+            return e.name == "System.Error.EPERM"
         raise AssertionError(f"{self.name}: Unmount succeeded on an idle slot")
 
     def mount(self, *args, fd_list=None):

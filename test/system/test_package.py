@@ -132,6 +132,11 @@ def mount_and_check(slot, image):
     return dev
 
 
+def queue_kb(slot, name):
+    with open(f"/sys/block/{os.path.basename(slot.device)}/queue/{name}") as f:
+        return int(f.read())
+
+
 def unmount_and_check(slot):
     assert slot.unmount() is True
     assert slot.wait_completion(MOUNT_TIMEOUT) == 0
@@ -249,6 +254,9 @@ def test_supervisor_runs_unprivileged(service):
 def test_proxy_mount(service, proxy_server, images):
     slot = service.slots["Slot_0"]
     mount_and_check(slot, (images["proxy"],))
+    # within bmcweb's 128 KiB: set by the setuid helper (the udev rule no longer
+    # touches it, and the worker cannot)
+    assert (queue_kb(slot, "max_sectors_kb"), queue_kb(slot, "read_ahead_kb")) == (128, 128)
     procs = unit_pids("vmedia-worker@Slot_0.service")
     worker_uid = uid_of("vmedia-worker")
     for pid in by_exe(procs, "vmedia-worker") + by_exe(procs, "nbd-client"):
@@ -269,6 +277,7 @@ def test_legacy_https_mount(service, nginx, images):
     url = nginx.url("/open/legacy.iso")
     mount_and_check(slot, (images["legacy"], url))
     assert slot.get("MountPoint", "ImageURL") == url
+    assert (queue_kb(slot, "max_sectors_kb"), queue_kb(slot, "read_ahead_kb")) == (1024, 1024)
     procs = unit_pids("vmedia-worker@Slot_2.service")
     for pid in by_exe(procs, "nbdkit"):
         st = status(pid)
@@ -341,6 +350,33 @@ def test_stop_leaves_nothing_behind(service, proxy_server, nginx, images):
     with open("/proc/mounts") as f:
         fstypes = [line.split()[2] for line in f]
     assert not [t for t in fstypes if t in ("cifs", "smb3", "nfs", "nfs4")], fstypes
+
+
+def test_reference_config_path(installed, tmp_path):
+    """A BMC that swapped services keeps /etc/virtual-media.json: with no
+    config of ours, the generator and --check-config read that one."""
+    saved = CONFIG + ".test-saved"
+    reference = "/etc/virtual-media.json"
+    os.rename(CONFIG, saved)
+    try:
+        with open(reference, "w") as f:
+            json.dump({"InactivityTimeout": 1800, "RetryCount": 3, "RetryInterval": 15,
+                       "MountPoints": {f"Slot_{n}": {
+                           "EndpointId": f"/nbd/{n}" if n < 2 else "", "Mode": int(n >= 2),
+                           "NBDDevice": f"nbd{n}", "UnixSocket": f"/run/virtual-media/nbd{n}.sock",
+                           "Timeout": 30 if n < 2 else 90, "BlockSize": 512}
+                           for n in range(4)}}, f)
+        out = run(SUPERVISOR, "--check-config").stdout
+        assert f"{reference}: 4 slots, valid" in out, out
+        gen = tmp_path / "gen"
+        gen.mkdir()
+        run("/usr/lib/systemd/system-generators/virtual-media-generator", str(gen))
+        wants = sorted(os.listdir(gen / "virtual-media.service.wants"))
+        assert wants == [f"vmedia-worker@Slot_{n}.socket" for n in range(4)], wants
+    finally:
+        if os.path.exists(reference):
+            os.unlink(reference)
+        os.rename(saved, CONFIG)
 
 
 def test_purge(installed):

@@ -9,9 +9,9 @@
 
 #include "common/config.h"
 
-#define SLOT(n, mode) \
+#define SLOT(n, mode, ep) \
 	"    \"Slot_" #n "\": {\n" \
-	"      \"EndpointId\": \"/nbd/" #n "\",\n" \
+	"      \"EndpointId\": \"" ep "\",\n" \
 	"      \"Mode\": " #mode ",\n" \
 	"      \"NBDDevice\": \"/dev/nbd" #n "\",\n" \
 	"      \"UnixSocket\": \"/run/virtual-media/nbd" #n ".sock\",\n" \
@@ -19,12 +19,34 @@
 	"      \"BlockSize\": 512\n" \
 	"    }"
 
-/* The layout of conf/config.json: two Proxy slots, then two Legacy ones. */
+/* The layout of conf/config.json: two Proxy slots, then two Legacy ones
+ * (whose EndpointId is "": bmcweb shows them as URL slots). */
 static const char shipped[] =
 	"{\n"
 	"  \"InactivityTimeout\": 1800,\n"
 	"  \"MountPoints\": {\n"
-	SLOT(0, 0) ",\n" SLOT(1, 0) ",\n" SLOT(2, 1) ",\n" SLOT(3, 1) "\n"
+	SLOT(0, 0, "/nbd/0") ",\n" SLOT(1, 0, "/nbd/1") ",\n" SLOT(2, 1, "") ",\n"
+	SLOT(3, 1, "") "\n"
+	"  }\n"
+	"}\n";
+
+/* The reference service's shipped /etc/virtual-media.json, as machine layers
+ * carry it: bare device names, Legacy endpoints "", Timeout 90 for Legacy,
+ * and two top-level keys of its own. */
+static const char reference[] =
+	"{\n"
+	"  \"InactivityTimeout\": 1800,\n"
+	"  \"RetryCount\": 3,\n"
+	"  \"RetryInterval\": 15,\n"
+	"  \"MountPoints\": {\n"
+	"    \"Slot_0\": { \"EndpointId\": \"/nbd/0\", \"Mode\": 0, \"NBDDevice\": \"nbd0\",\n"
+	"      \"UnixSocket\": \"/run/virtual-media/nbd0.sock\", \"Timeout\": 30, \"BlockSize\": 512 },\n"
+	"    \"Slot_1\": { \"EndpointId\": \"/nbd/1\", \"Mode\": 0, \"NBDDevice\": \"nbd1\",\n"
+	"      \"UnixSocket\": \"/run/virtual-media/nbd1.sock\", \"Timeout\": 30, \"BlockSize\": 512 },\n"
+	"    \"Slot_2\": { \"EndpointId\": \"\", \"Mode\": 1, \"NBDDevice\": \"nbd2\",\n"
+	"      \"UnixSocket\": \"/run/virtual-media/nbd2.sock\", \"Timeout\": 90, \"BlockSize\": 512 },\n"
+	"    \"Slot_3\": { \"EndpointId\": \"\", \"Mode\": 1, \"NBDDevice\": \"nbd3\",\n"
+	"      \"UnixSocket\": \"/run/virtual-media/nbd3.sock\", \"Timeout\": 90, \"BlockSize\": 512 }\n"
 	"  }\n"
 	"}\n";
 
@@ -47,7 +69,7 @@ static void test_shipped(void)
 		const struct vm_slot_config *s = &cfg.slots[i];
 		g_autofree char *name = g_strdup_printf("Slot_%u", i);
 		g_autofree char *dev = g_strdup_printf("/dev/nbd%u", i);
-		g_autofree char *ep = g_strdup_printf("/nbd/%u", i);
+		g_autofree char *ep = i < 2 ? g_strdup_printf("/nbd/%u", i) : g_strdup("");
 		g_autofree char *sock = g_strdup_printf("/run/virtual-media/nbd%u.sock", i);
 
 		g_assert_cmpstr(s->name, ==, name); /* in the file's order */
@@ -60,7 +82,10 @@ static void test_shipped(void)
 		g_assert_cmpuint(s->inactivity_timeout, ==, 1800);
 		g_assert_cmpint(s->media, ==, VM_MEDIA_POLICY_AUTO);
 		g_assert_true(vm_config_find_slot(&cfg, name) == s);
+		g_assert_false(vm_slot_endpoint_misleads(s));
+		g_assert_cmpuint(vm_slot_request_kb(s), ==, i < 2 ? 128 : 1024);
 	}
+	g_assert_false(cfg.has_reference_retry_keys);
 	g_assert_null(vm_config_find_slot(&cfg, "Slot_4"));
 	g_assert_null(vm_config_find_slot(&cfg, "slot_0"));
 	g_assert_null(vm_config_find_slot(&cfg, ""));
@@ -237,8 +262,8 @@ static void test_ranges(void)
 	expect_range("Slot_1", "BlockSize", 8192, 2048);
 	expect_range("Slot_1", "BlockSize", 1000, 1024);
 	expect_range("Slot_1", "BlockSize", 3072, 512);
-	expect_range("Slot_2", "Mode", 2, 0);
-	expect_range("Slot_2", "Mode", -1, 1);
+	expect_range("Slot_0", "Mode", 2, 1);
+	expect_range("Slot_0", "Mode", -1, 0);
 	expect_range("Slot_2", "InactivityTimeout", 65536, 65535);
 	expect_range("Slot_2", "InactivityTimeout", -1, 0);
 	root = doc();
@@ -297,6 +322,30 @@ static void test_nbd_device(void)
 	json_object_set_new(slot(root, "Slot_0"), "NBDDevice", json_string("/dev/nbd1023"));
 	expect_ok(root, &cfg);
 	g_assert_cmpstr(cfg.slots[0].nbd_device, ==, "/dev/nbd1023");
+
+	/* the reference's bare names: the same devices, one spelling */
+	static const char *const bare_bad[] = {
+		"nbd", "nbd01", "nbd-1", "nbd0p1", "nbd12345", "sda", "nbd0/", "/nbd0", "/dev/nbd/0",
+		"dev/nbd0", "NBD0",
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(bare_bad); i++) {
+		root = doc();
+		json_object_set_new(slot(root, "Slot_0"), "NBDDevice", json_string(bare_bad[i]));
+		expect_error(root, "MountPoints.Slot_0.NBDDevice", "NBD device");
+	}
+	root = doc();
+	json_object_set_new(slot(root, "Slot_0"), "NBDDevice", json_string("nbd7"));
+	json_object_set_new(slot(root, "Slot_1"), "NBDDevice", json_string("nbd1023"));
+	expect_ok(root, &cfg);
+	g_assert_cmpstr(cfg.slots[0].nbd_device, ==, "/dev/nbd7");
+	g_assert_cmpstr(cfg.slots[1].nbd_device, ==, "/dev/nbd1023");
+	/* duplicates across the spellings, either way round */
+	root = doc();
+	json_object_set_new(slot(root, "Slot_3"), "NBDDevice", json_string("nbd1"));
+	expect_error(root, "MountPoints.Slot_3.NBDDevice", "Slot_1");
+	root = doc();
+	json_object_set_new(slot(root, "Slot_0"), "NBDDevice", json_string("nbd3"));
+	expect_error(root, "MountPoints.Slot_3.NBDDevice", "Slot_0");
 }
 
 static void test_unix_socket(void)
@@ -325,9 +374,76 @@ static void test_unix_socket(void)
 	longer[0] = '/';
 	json_object_set_new(slot(root, "Slot_0"), "UnixSocket", json_string(longer));
 	expect_error(root, "MountPoints.Slot_0.UnixSocket", NULL);
+}
+
+/* The mode decides: a Proxy slot needs an endpoint (bmcweb's WebSocket), a
+ * Legacy one has "" (bmcweb shows a URL slot), or keeps an old one with a
+ * warning. */
+static void test_endpoint_per_mode(void)
+{
+	struct vm_config cfg;
+	json_t *root;
+
 	root = doc();
 	json_object_set_new(slot(root, "Slot_0"), "EndpointId", json_string(""));
-	expect_error(root, "MountPoints.Slot_0.EndpointId", NULL);
+	expect_error(root, "MountPoints.Slot_0.EndpointId", "Proxy");
+	root = doc();
+	json_object_set_new(slot(root, "Slot_1"), "EndpointId", json_string("nbd 1"));
+	expect_error(root, "MountPoints.Slot_1.EndpointId", "path");
+
+	/* two Legacy slots with "": no duplicate */
+	root = doc();
+	expect_ok(root, &cfg);
+	g_assert_cmpstr(cfg.slots[2].endpoint_id, ==, "");
+	g_assert_cmpstr(cfg.slots[3].endpoint_id, ==, "");
+
+	/* an old config's Legacy endpoint: loads, flagged for the warning */
+	root = doc();
+	json_object_set_new(slot(root, "Slot_2"), "EndpointId", json_string("/nbd/2"));
+	expect_ok(root, &cfg);
+	g_assert_cmpstr(cfg.slots[2].endpoint_id, ==, "/nbd/2");
+	g_assert_true(vm_slot_endpoint_misleads(&cfg.slots[2]));
+	g_assert_false(vm_slot_endpoint_misleads(&cfg.slots[0]));
+	g_assert_false(vm_slot_endpoint_misleads(&cfg.slots[3]));
+	/* ... and still unique among the non-empty ones */
+	root = doc();
+	json_object_set_new(slot(root, "Slot_2"), "EndpointId", json_string("/nbd/0"));
+	expect_error(root, "MountPoints.Slot_2.EndpointId", "Slot_0");
+}
+
+/* The reference's file loads as it is, and means the same slots. */
+static void test_reference_config(void)
+{
+	struct vm_config cfg;
+	char err[512];
+	json_t *root;
+
+	g_assert_cmpint(parse(reference, &cfg, err, sizeof err), ==, 0);
+	g_assert_cmpuint(cfg.n_slots, ==, 4);
+	g_assert_true(cfg.has_reference_retry_keys);
+	for (unsigned i = 0; i < 4; i++) {
+		const struct vm_slot_config *s = &cfg.slots[i];
+		g_autofree char *dev = g_strdup_printf("/dev/nbd%u", i);
+
+		g_assert_cmpstr(s->nbd_device, ==, dev); /* one spelling */
+		g_assert_cmpint(s->mode, ==, i < 2 ? VM_MODE_PROXY : VM_MODE_LEGACY);
+		g_assert_cmpuint(s->timeout, ==, i < 2 ? 30 : 90);
+		g_assert_false(vm_slot_endpoint_misleads(s));
+	}
+	/* the extra keys are integers there; anything else is a typo's sign */
+	root = json_loads(reference, 0, NULL);
+	json_object_set_new(root, "RetryCount", json_string("3"));
+	expect_error(root, "RetryCount", "integer");
+	root = json_loads(reference, 0, NULL);
+	json_object_set_new(root, "RetryInterval", json_integer(-1));
+	expect_error(root, "RetryInterval", "range");
+	/* other unknown keys stay errors, at the top and in a slot */
+	root = json_loads(reference, 0, NULL);
+	json_object_set_new(root, "RetryCounts", json_integer(3));
+	expect_error(root, "RetryCounts", "unknown key");
+	root = json_loads(reference, 0, NULL);
+	json_object_set_new(slot(root, "Slot_0"), "RetryCount", json_integer(3));
+	expect_error(root, "MountPoints.Slot_0.RetryCount", "unknown key");
 }
 
 static void test_json_syntax(void)
@@ -525,6 +641,53 @@ static void test_load(void)
 	g_rmdir(dir);
 }
 
+/* No file of ours but the reference's: that one.  Both: ours.  Neither: ours
+ * (its absence is the error to report). */
+static void test_default_path(void)
+{
+	g_autofree char *etc = g_dir_make_tmp("test-config-etc-XXXXXX", NULL);
+	g_autofree char *dir = g_build_filename(etc, "virtual-media", NULL);
+	g_autofree char *ours = g_build_filename(dir, "config.json", NULL);
+	g_autofree char *theirs = g_build_filename(etc, "virtual-media.json", NULL);
+	struct vm_config cfg;
+	char err[512];
+	char *p;
+
+	p = vm_config_default_path(etc);
+	g_assert_cmpstr(p, ==, ours);
+	free(p);
+
+	g_assert_true(g_file_set_contents(theirs, reference, -1, NULL));
+	p = vm_config_default_path(etc);
+	g_assert_cmpstr(p, ==, theirs);
+	g_assert_cmpint(vm_config_load(p, &cfg, err, sizeof err), ==, 0);
+	g_assert_cmpstr(cfg.slots[0].nbd_device, ==, "/dev/nbd0");
+	free(p);
+
+	g_assert_cmpint(g_mkdir(dir, 0755), ==, 0);
+	g_assert_true(g_file_set_contents(ours, shipped, -1, NULL));
+	p = vm_config_default_path(etc);
+	g_assert_cmpstr(p, ==, ours);
+	free(p);
+
+	/* a dangling link is a missing file; a link loop is not (ELOOP: reported) */
+	g_unlink(ours);
+	g_assert_cmpint(symlink("nowhere.json", ours), ==, 0);
+	p = vm_config_default_path(etc);
+	g_assert_cmpstr(p, ==, theirs);
+	free(p);
+	g_unlink(ours);
+	g_assert_cmpint(symlink(ours, ours), ==, 0);
+	p = vm_config_default_path(etc);
+	g_assert_cmpstr(p, ==, ours);
+	free(p);
+
+	g_unlink(ours);
+	g_rmdir(dir);
+	g_unlink(theirs);
+	g_rmdir(etc);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -544,5 +707,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/config/media", test_media);
 	g_test_add_func("/config/string-nul", test_string_nul);
 	g_test_add_func("/config/load", test_load);
+	g_test_add_func("/config/endpoint-per-mode", test_endpoint_per_mode);
+	g_test_add_func("/config/reference", test_reference_config);
+	g_test_add_func("/config/default-path", test_default_path);
 	return g_test_run();
 }

@@ -14,6 +14,7 @@
 #include "common/msg.h"
 #include "gadget-helper/gadget.h"
 #include "gadget-helper/request.h"
+#include "gadget-helper/queue.h"
 #include "gadget-helper/udc.h"
 
 #define SLOT(name, n, mode) \
@@ -808,6 +809,44 @@ static void test_e2e_bad_start(Helper *h, gconstpointer data)
 	expect_exit(h, 1, "SOCK_SEQPACKET");
 }
 
+/* The request size by mode, on a fake /sys/block (queue.h): Slot_0 is Proxy
+ * (bmcweb's 128 KiB), Slot_2 Legacy (1 MiB). */
+static void test_queue_limit(void)
+{
+	g_autofree char *root = g_dir_make_tmp("test-queue-XXXXXX", NULL);
+	struct gh_sysfs fs = { .block_class = root };
+	struct vm_config cfg;
+	char err[256];
+
+	g_assert_cmpint(vm_config_parse(config_text, strlen(config_text), "test.json", &cfg, err,
+					sizeof err), ==, 0);
+	for (int n = 0; n <= 2; n += 2) {
+		g_autofree char *q = g_strdup_printf("%s/nbd%d/queue", root, n);
+		g_autofree char *max = g_build_filename(q, "max_sectors_kb", NULL);
+		g_autofree char *ra = g_build_filename(q, "read_ahead_kb", NULL);
+		g_autofree char *got_max = NULL, *got_ra = NULL;
+		const char *want = n == 0 ? "128" : "1024";
+
+		g_assert_cmpint(g_mkdir_with_parents(q, 0755), ==, 0);
+		/* empty: a regular file is not truncated by a write as sysfs is */
+		g_assert_true(g_file_set_contents(max, "", -1, NULL));
+		g_assert_true(g_file_set_contents(ra, "", -1, NULL));
+		g_assert_cmpint(gh_queue_limit(&fs, &cfg.slots[n]), ==, 0);
+		g_assert_true(g_file_get_contents(max, &got_max, NULL, NULL));
+		g_assert_true(g_file_get_contents(ra, &got_ra, NULL, NULL));
+		g_assert_cmpstr(got_max, ==, want);
+		g_assert_cmpstr(got_ra, ==, want);
+		g_unlink(max);
+		g_unlink(ra);
+		g_rmdir(q);
+		*strrchr(q, '/') = '\0';
+		g_rmdir(q);
+	}
+	/* no such device: an errno, nothing created (no O_CREAT) */
+	g_assert_cmpint(gh_queue_limit(&fs, &cfg.slots[1]), ==, -ENOENT);
+	g_assert_cmpint(g_rmdir(root), ==, 0);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -828,6 +867,7 @@ int main(int argc, char **argv)
 	F("not-permitted", test_not_permitted);
 #undef F
 	g_test_add_func("/gadget-helper/gadget/nbd-device-check", test_nbd_device_check);
+	g_test_add_func("/gadget-helper/queue-limit", test_queue_limit);
 #define T(path, fn) g_test_add("/gadget-helper/gadget/" path, Tree, NULL, tree_setup, fn, tree_teardown)
 	T("remove-absent", test_remove_absent);
 	T("remove-partial", test_remove_partial);
