@@ -242,4 +242,4 @@ include test/bench/bench.mk
 
 # The compilers' dependency files (not the package build in $(B)/deb, whose
 # tree has directories such as system.d, nor the VM's module tree).
--include $(shell find $(B) \( -path $(B)/deb -o -path $(B)/vm -o -path '$(B)/vm-*' \) -prune -o -name '*.d' -type f -print 2>/dev/null)
+-include $(shell find $(B) \( -path $(B)/deb -o -path '$(B)/deb-*' -o -path $(B)/vm -o -path '$(B)/vm-*' \) -prune -o -name '*.d' -type f -print 2>/dev/null)
