@@ -148,9 +148,22 @@ check-unit: $(addprefix $(B)/test/,$(UNIT_TESTS))
 	test/run-unit $(addprefix $(B)/test/,$(UNIT_TESTS))
 
 # armhf: the unit tests cross-built and run under qemu-arm, then the armhf
-# virtual BMC (test/vm/run --arch armhf).
+# virtual BMC (test/vm/run --arch armhf): the same unit tests natively on its
+# ARM kernel, one Proxy Mount end to end and one Legacy https:// mount, with
+# the armhf build of the service.
+ARMHF_UNIT  := $(addprefix build/armhf/test/,$(UNIT_TESTS))
+ARMHF_VM_TESTS := test/integration/test_proxy.py::test_proxy_mount_iso_as_cdrom_and_unmount \
+               test/integration/test_legacy.py::test_https_three_signatures
 check-armhf:
 	$(MAKE) --no-print-directory ARCH=armhf all check-unit
+	$(MAKE) --no-print-directory check-vm-armhf
+
+check-vm-armhf:
+	$(MAKE) --no-print-directory ARCH=armhf all $(ARMHF_UNIT)
+	test/vm/run --arch armhf --timeout 2400 -e VMEDIA_BUILD=$(CURDIR)/build/armhf -- \
+	  /bin/sh -c 'test/run-unit "$$@" && exec /usr/bin/python3 -m pytest -p no:cacheprovider \
+	  -v --tb=short -rfE --durations=5 --timeout=900 --timeout-method=signal $(ARMHF_VM_TESTS)' \
+	  run $(ARMHF_UNIT)
 
 check-asan:
 	$(MAKE) --no-print-directory B=$(B)/asan CFLAGS='$(SAN_FLAGS)' LDFLAGS='-fsanitize=address,undefined' \
@@ -234,7 +247,7 @@ install: all
 clean:
 	rm -rf $(B)/obj $(B)/gen $(B)/test $(B)/asan $(B)/*.a $(PROGRAMS)
 
-.PHONY: all check check-unit check-armhf check-asan check-vm check-asan-vm check-system soak demo deps install \
+.PHONY: all check check-unit check-armhf check-vm-armhf check-asan check-vm check-asan-vm check-system soak demo deps install \
 	clean
 
 include test/bench/bench.mk
