@@ -540,6 +540,68 @@ def idle(b):
             "–", "", "")
 
 
+# --------------------------------------------------------------- armhf (issue 14)
+# The target architecture's footprint, in the armhf virtual BMC (make bench
+# ARCH=armhf: BENCH_ONLY=footprint): the idle section's wake-ups and RSS, PSS
+# beside them, and the programs' stripped sizes (stripped on the host by
+# bench.mk with the cross strip: the armhf root has no binutils).
+
+def pss_kib(pid):
+    """Proportional set size: the shared libraries' pages divided among their users."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def footprint_role(p):
+    name = wakeups.comm(p)
+    if name == "vmedia-worker":
+        kids = {wakeups.comm(c) for c in wakeups.children(p)}
+        return "worker, slot active" if kids & {"nbd-client", "nbdkit"} else "worker, slot ready"
+    return {"vmedia-supervis": "supervisor", "vmedia-gadget-h": "gadget-helper",
+            "nbdkit": "nbdkit (https://)"}.get(name, name)
+
+
+def footprint(b):
+    """Wake-ups per minute, RSS and PSS: 4 slots, none active; then 2 active and idle."""
+    log(f"bench: footprint, {IDLE_S} s windows")
+    b.serve_proxy()
+    sup = b.svc.proc.pid
+    b.proxy.pump(2)
+    none = wakeups.measure_wakeups(wakeups.service_processes(sup), IDLE_S)
+    b.mount(b.proxy)
+    b.mount(b.legacy)
+    time.sleep(3)  # the host's own probing of the new devices settles
+    b.proxy.pump()
+    procs = {p: wakeups.comm(p) for p in wakeups.tree(sup)}
+    active = wakeups.measure_wakeups(procs, IDLE_S)
+    mem = {p: (wakeups.rss_kib(p), pss_kib(p)) for p in procs}
+    roles = {p: footprint_role(p) for p in procs}
+    b.unmount(b.proxy)
+    b.unmount(b.legacy)
+
+    per_min = 60 / IDLE_S
+    row("Wake-ups/min, 4 slots, none active (all service processes)",
+        f"{sum(none.values()) * per_min:.0f}", "–", "–", "0", f"{len(none)} processes, {IDLE_S} s window")
+    for r in sorted(set(roles.values()), key=lambda r: min(p for p in roles if roles[p] == r)):
+        ps = sorted(p for p in roles if roles[p] == r)
+        row(f"Idle, 2 of 4 slots active: {r} (×{len(ps)})",
+            ", ".join(f"{active[p] * per_min:.0f}" for p in ps) + " wake-ups/min",
+            "RSS " + ", ".join(f"{mem[p][0] / 1024:.1f}" for p in ps) + " MiB", "–", "",
+            "PSS " + ", ".join(f"{mem[p][1] / 1024:.1f}" for p in ps) + " MiB")
+    stripped = os.environ.get("BENCH_STRIPPED")
+    for prog in ("vmedia-supervisor", "vmedia-worker", "vmedia-gadget-helper"):
+        path = os.path.join(stripped, prog) if stripped else None
+        if path and os.path.exists(path):
+            row(f"Size of {prog}, stripped", f"{os.path.getsize(path) / 1024:.0f} KiB", "–", "–", "",
+                f"unstripped {os.path.getsize(os.path.join(vmtest.BUILD, prog)) / 1024:.0f} KiB")
+
+
 def main():
     work = tempfile.mkdtemp(prefix="bench-")
     t0 = time.monotonic()
@@ -549,6 +611,8 @@ def main():
                          ("idle", idle)):
             if not ONLY or name in ONLY:
                 fn(b)
+        if "footprint" in ONLY:  # armhf's (issue 14), only when asked for
+            footprint(b)
     finally:
         if os.environ.get("BENCH_SHOW_LOG"):  # where a mount's time goes, step by step
             sys.stderr.write(b.svc.log_text())

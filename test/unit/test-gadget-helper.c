@@ -648,10 +648,31 @@ static void helper_teardown(Helper *h, gconstpointer data)
 	g_free(h->program);
 }
 
+/* The helper's command line; under test/run-unit's RUN_UNIT_WRAPPER (qemu-arm
+ * for a cross-built helper: no binfmt_misc to run it directly) through that. */
+static GPtrArray *helper_argv(Helper *h, const char *config)
+{
+	GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
+	const char *wrapper = g_getenv("RUN_UNIT_WRAPPER");
+	g_auto(GStrv) words = NULL;
+
+	if (wrapper && *wrapper) {
+		g_assert_true(g_shell_parse_argv(wrapper, NULL, &words, NULL));
+		for (char **w = words; *w; w++)
+			g_ptr_array_add(argv, g_strdup(*w));
+	}
+	g_ptr_array_add(argv, g_strdup(h->program));
+	g_ptr_array_add(argv, g_strdup("--config"));
+	g_ptr_array_add(argv, g_strdup(config ? config : h->config));
+	g_ptr_array_add(argv, NULL);
+	return argv;
+}
+
 static gboolean helper_start(Helper *h, const char *config, int type)
 {
 	g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDERR_PIPE);
 	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) argv = helper_argv(h, config);
 	struct timeval tv = { .tv_sec = 10 };
 	int sv[2];
 
@@ -662,8 +683,7 @@ static gboolean helper_start(Helper *h, const char *config, int type)
 	g_assert_cmpint(socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv), ==, 0);
 	g_assert_cmpint(setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), ==, 0);
 	g_subprocess_launcher_take_fd(l, sv[1], 3);
-	h->proc = g_subprocess_launcher_spawn(l, &error, h->program, "--config",
-					      config ? config : h->config, NULL);
+	h->proc = g_subprocess_launcher_spawnv(l, (const char *const *)argv->pdata, &error);
 	g_assert_no_error(error);
 	h->sock = sv[0];
 	return TRUE;

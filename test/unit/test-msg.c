@@ -161,7 +161,11 @@ static void test_two_fds(Pair *p, gconstpointer data)
 	/* more than fit in the receiver's control buffer (4): truncated, refused */
 	send_raw(p->a, &hdr, sizeof hdr, fd, 8);
 	g_assert_cmpint(vm_msg_recv(p->b, &r), ==, -EBADMSG);
-	g_assert_cmpint(count_fds(), ==, before);
+	/* Not under qemu-user (test/run-unit's RUN_UNIT_WRAPPER): it receives
+	 * into a control buffer twice the program's and keeps the fds that did
+	 * not fit open behind its back.  The armhf virtual BMC runs this natively. */
+	if (!g_getenv("RUN_UNIT_WRAPPER"))
+		g_assert_cmpint(count_fds(), ==, before);
 	close(fd);
 }
 
