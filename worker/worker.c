@@ -29,10 +29,6 @@
 #include "worker/share_mount.h"
 #include "worker/smb_share.h"
 
-/* How often the host's I/O counters are looked at while mounted; a change is
- * reported, an unchanged count costs nothing but the look. */
-#define STATS_INTERVAL_SECONDS 1
-
 /* How long bmcweb may take to write the credentials into the pipe. */
 #define CREDENTIALS_TIMEOUT_MS 5000
 
@@ -88,10 +84,6 @@ struct _Worker {
 	gboolean gadget_maybe_stale; /* a crash may have left one: clean up by name */
 	gboolean helper_busy;
 	gboolean mount_reported;
-
-	guint stats_timer;      /* only while mounted */
-	guint64 io_base[2];     /* read and write I/Os when the host got the media */
-	guint64 io_sent[2];
 
 	int stop_stage;         /* 0 none, 1 disconnect sent, 2 SIGTERM sent, 3 SIGKILL sent */
 	guint stop_timer;
@@ -533,42 +525,6 @@ static void settle(Worker *w)
 		g_main_loop_quit(w->loop);
 }
 
-static gboolean on_stats_timer(gpointer data)
-{
-	Worker *w = data;
-	guint64 io[2];
-	struct vm_msg m;
-
-	if (!nbd_device_io_counts(w->dev, &io[0], &io[1]))
-		return G_SOURCE_CONTINUE;
-	io[0] -= MIN(io[0], w->io_base[0]);
-	io[1] -= MIN(io[1], w->io_base[1]);
-	if (io[0] == w->io_sent[0] && io[1] == w->io_sent[1])
-		return G_SOURCE_CONTINUE; /* idle: nothing to tell */
-	w->io_sent[0] = io[0];
-	w->io_sent[1] = io[1];
-	vm_msg_init(&m, VM_MSG_STATS);
-	vm_msg_put_u64(&m, io[0]);
-	vm_msg_put_u64(&m, io[1]);
-	send_msg(w, &m);
-	return G_SOURCE_CONTINUE;
-}
-
-static void stats_start(Worker *w)
-{
-	if (!nbd_device_io_counts(w->dev, &w->io_base[0], &w->io_base[1]))
-		w->io_base[0] = w->io_base[1] = 0;
-	w->io_sent[0] = w->io_sent[1] = 0;
-	w->stats_timer = g_timeout_add_seconds(STATS_INTERVAL_SECONDS, on_stats_timer, w);
-}
-
-static void stats_stop(Worker *w)
-{
-	if (w->stats_timer)
-		g_source_remove(w->stats_timer);
-	w->stats_timer = 0;
-}
-
 static void worker_advance(Worker *w)
 {
 	if (!w->busy || w->helper_busy || w->detecting || w->reading || w->share_op)
@@ -596,14 +552,12 @@ static void worker_advance(Worker *w)
 			g_message("%s: mounted", w->slot->name);
 			reply_mounted(w, 0);
 			w->op = OP_NONE;
-			stats_start(w);
 		}
 		if (!w->want_mounted) /* a step above failed */
 			worker_advance(w);
 		return;
 	}
 
-	stats_stop(w);
 	/* A crash left the device attached with nobody of ours to serve it: the
 	 * host's requests in flight would wait for the NBD timeout, and the
 	 * gadget's removal with them.  Clearing the device fails them at once. */
@@ -750,7 +704,9 @@ static void on_supervisor_closed(VmChannel *ch, int error, gpointer data)
 {
 	Worker *w = data;
 
-	g_message("%s: the supervisor has gone; cleaning up", w->slot->name);
+	/* idle and clean: the slot's use is over and so is ours */
+	if (w->busy)
+		g_message("%s: the supervisor has gone; cleaning up", w->slot->name);
 	worker_shutdown(w);
 }
 
@@ -794,7 +750,6 @@ void worker_free(Worker *w)
 	g_clear_object(&w->detecting);
 	if (w->stop_timer)
 		g_source_remove(w->stop_timer);
-	stats_stop(w);
 	if (w->reading)
 		g_cancellable_cancel(w->reading);
 	g_clear_object(&w->reading);
