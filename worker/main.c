@@ -5,7 +5,10 @@
  * or by systemd as vmedia-worker@SLOT when the supervisor connects to the
  * slot's socket (fd 3 is then the listening socket, see supervisor_fd()).  Runs nbd-client for the
  * slot's NBD device and asks its gadget-helper to expose that device to the
- * host.  Exits when the supervisor goes away, after cleaning up. */
+ * host.  The supervisor starts one only while the slot is used (and once at
+ * its own start, to clean what a killed instance left), and hangs up when the
+ * slot is idle and clean again.  Exits when the supervisor goes away, after
+ * cleaning up. */
 #include <errno.h>
 #include <fcntl.h>
 #include <glib-unix.h>
