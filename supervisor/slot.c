@@ -3,6 +3,7 @@
 #include "supervisor/slot.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include <gio/gunixfdlist.h>
 #include <unistd.h>

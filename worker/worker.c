@@ -85,6 +85,7 @@ struct _Worker {
 	gboolean helper_busy;
 	gboolean mount_reported;
 
+	gboolean teardown_failed; /* a gadget or share we could not remove */
 	int stop_stage;         /* 0 none, 1 disconnect sent, 2 SIGTERM sent, 3 SIGKILL sent */
 	guint stop_timer;
 	gboolean supervisor_gone;
@@ -230,8 +231,10 @@ static void on_share_unmounted(GObject *src, GAsyncResult *res, gpointer data)
 	if (e == ECANCELED)
 		return; /* w is gone */
 	g_clear_object(&w->share_op);
-	if (e)
+	if (e) {
 		g_warning("%s: cannot unmount the share: %s", w->slot->name, g_strerror(e));
+		w->teardown_failed = TRUE;
+	}
 	w->share_mounted = FALSE;
 	worker_advance(w);
 }
@@ -312,9 +315,11 @@ static void on_gadget_removed(int error, const char *udc, gpointer data)
 	w->helper_busy = FALSE;
 	/* Nothing better to do than go on: the device is disconnected next, and
 	 * the host sees the media go away all the same. */
-	if (error)
+	if (error) {
 		g_warning("%s: the USB gadget could not be removed: %s", w->slot->name,
 			  g_strerror(error));
+		w->teardown_failed = TRUE;
+	}
 	w->gadget_exposed = FALSE;
 	w->gadget_maybe_stale = FALSE;
 	worker_advance(w);
@@ -617,6 +622,7 @@ static void handle_mount(Worker *w, const char *url, gboolean rw, int cred_fd)
 	w->mount_reported = FALSE;
 	w->error = 0;
 	w->exit_code = -1;
+	helper_link_prestart(w->helper); /* its start overlaps nbd-client's */
 	worker_advance(w);
 }
 
@@ -711,7 +717,7 @@ static void on_supervisor_closed(VmChannel *ch, int error, gpointer data)
 }
 
 Worker *worker_new(const char *config_path, const struct vm_slot_config *slot, int supervisor_fd,
-		   GMainLoop *loop, GError **error)
+		   gboolean known_clean, GMainLoop *loop, GError **error)
 {
 	g_autoptr(Worker) w = g_new0(Worker, 1);
 
@@ -732,13 +738,18 @@ Worker *worker_new(const char *config_path, const struct vm_slot_config *slot, i
 	/* Whatever a previous instance left is cleaned before we say READY. */
 	if (slot->mode == VM_MODE_LEGACY)
 		nbdkit_remove_stale(slot); /* the socket is ours in Legacy mode */
-	w->share_mounted = TRUE; /* maybe: unmounting is harmless */
-	w->connected = nbd_device_size(w->dev) > 0;
+	w->share_mounted = !known_clean; /* maybe: unmounting is harmless */
+	w->connected = nbd_device_size(w->dev) > 0; /* checked whatever we are told */
 	w->busy = TRUE;
 	w->op = OP_STARTUP;
-	w->gadget_maybe_stale = TRUE;
+	w->gadget_maybe_stale = !known_clean;
 	worker_advance(w);
 	return g_steal_pointer(&w);
+}
+
+gboolean worker_left_clean(Worker *w)
+{
+	return !w->busy && !w->teardown_failed;
 }
 
 void worker_free(Worker *w)
