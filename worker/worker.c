@@ -300,6 +300,9 @@ static void on_gadget_created(int error, const char *udc, gpointer data)
 	w->helper_busy = FALSE;
 	if (error) {
 		fail(w, error, "the USB gadget could not be created");
+		/* whatever is in configfs under our name (a part of ours, or one
+		 * nobody told us of) goes with the teardown */
+		w->gadget_maybe_stale = TRUE;
 	} else {
 		w->gadget_exposed = TRUE;
 		w->gadget_helper_generation = helper_link_generation(w->helper);
