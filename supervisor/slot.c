@@ -436,6 +436,14 @@ static gboolean on_legacy_mount(VmDbusLegacy *iface, GDBusMethodInvocation *inv,
 		return G_DBUS_METHOD_INVOCATION_HANDLED;
 	}
 
+	if (slot_state_step(s->state, SLOT_EV_MOUNT).action == SLOT_ACT_REJECT) {
+		/* refused as it is: the request in hand (that of a Mount whose
+		 * worker is starting) must stay */
+		if (cred_fd >= 0)
+			close(cred_fd);
+		slot_handle(s, SLOT_EV_MOUNT, &(struct slot_event_data){ .exit_code = -1 }, inv);
+		return G_DBUS_METHOD_INVOCATION_HANDLED;
+	}
 	clear_request(s);
 	s->request_error = check_legacy_request(s, url, rw, &error);
 	if (s->request_error)
