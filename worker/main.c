@@ -103,8 +103,9 @@ static int lock_slot(const char *slot, int supervisor)
 /* The lock file also says whether the slot's last worker left it clean: "c",
  * written by a worker that exits after a teardown in which every step worked,
  * and emptied by the next one before it does anything.  A worker that was
- * killed, or whose supervisor, helper or children were, leaves it empty, and
- * its successor cleans up in full.  /run does not outlive a reboot. */
+ * killed, or whose teardown failed at a step (a gadget or a share it could
+ * not remove), leaves it empty, and its successor cleans up in full.  /run
+ * does not outlive a reboot. */
 static gboolean take_clean_mark(int lock)
 {
 	char c = 0;
