@@ -3,12 +3,15 @@
 #include "supervisor/slot.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include <gio/gunixfdlist.h>
 #include <unistd.h>
 
 #include "common/image_url.h"
+#include "supervisor/activity.h"
 #include "supervisor/error.h"
+#include "supervisor/live_props.h"
 #include "supervisor/slot_state.h"
 #include "supervisor/worker_proc.h"
 #include "vm-dbus.h"
@@ -22,7 +25,7 @@ struct _Slot {
 	enum slot_state state;
 	int pending_error; /* reported by the next Completion instead of the event's */
 	guint watchdog;
-	guint inactivity;  /* a 1 s countdown, only while Active with a timeout */
+	Activity *activity; /* the host's I/O and the inactivity deadline, while mounted */
 
 	GDBusObjectManagerServer *manager;
 	VmDbusObjectSkeleton *object;
@@ -92,36 +95,63 @@ static void watchdog_set(Slot *s, gboolean on)
 			 : 0;
 }
 
-static gboolean on_inactivity_tick(gpointer data)
+static const char *const stats_props[] = { "ReadIO", "WriteIO", NULL };
+static const char *const countdown_props[] = { "RemainingInactivityTimeout", NULL };
+
+/* RemainingInactivityTimeout, ReadIO and WriteIO: as they are when read. */
+static GVariant *live_prop(const char *property, gpointer data)
 {
 	Slot *s = data;
-	guint16 left = vm_dbus_mount_point_get_remaining_inactivity_timeout(s->mount_point);
+	guint64 io[2];
 
-	if (left > 1) {
-		vm_dbus_mount_point_set_remaining_inactivity_timeout(s->mount_point, left - 1);
-		return G_SOURCE_CONTINUE;
-	}
-	s->inactivity = 0;
-	vm_dbus_mount_point_set_remaining_inactivity_timeout(s->mount_point, 0);
+	if (strcmp(property, "RemainingInactivityTimeout") == 0)
+		return g_variant_new_uint16(MIN(activity_remaining(s->activity), G_MAXUINT16));
+	if (strcmp(property, "ReadIO") != 0 && strcmp(property, "WriteIO") != 0)
+		return NULL;
+	activity_counts(s->activity, &io[0], &io[1]);
+	return g_variant_new_uint64(property[0] == 'R' ? io[0] : io[1]);
+}
+
+static void on_activity(gpointer data)
+{
+	Slot *s = data;
+
+	live_props_announce(s->stats, stats_props);
+	if (s->cfg.inactivity_timeout)
+		live_props_announce(s->mount_point, countdown_props);
+}
+
+static void on_inactive(gpointer data)
+{
+	Slot *s = data;
+
+	live_props_announce(s->mount_point, countdown_props); /* the countdown has ended: 0 */
 	g_message("%s: the host did no I/O for %u s: unmounting", s->cfg.name,
 		  s->cfg.inactivity_timeout);
 	slot_handle(s, SLOT_EV_INACTIVE, &(struct slot_event_data){ .exit_code = -1 }, NULL);
-	return G_SOURCE_REMOVE;
 }
 
-/* The countdown runs only while Active, and starts again at each host I/O. */
-static void inactivity_reset(Slot *s)
+/* The counts and the countdown run while the host has the media. */
+static void activity_follow_state(Slot *s, enum slot_state old)
 {
-	gboolean run = s->state == SLOT_ACTIVE && s->cfg.inactivity_timeout > 0;
+	gboolean was = old == SLOT_ACTIVE || old == SLOT_DEACTIVATING;
+	gboolean is = s->state == SLOT_ACTIVE || s->state == SLOT_DEACTIVATING;
+	guint64 io[2];
+	guint left;
 
-	if (s->inactivity && !run) {
-		g_source_remove(s->inactivity);
-		s->inactivity = 0;
+	if (is && !was) {
+		activity_start(s->activity);
+		if (s->cfg.inactivity_timeout) /* the countdown starts */
+			live_props_announce(s->mount_point, countdown_props);
+	} else if (was && !is) {
+		activity_counts(s->activity, &io[0], &io[1]);
+		left = activity_remaining(s->activity);
+		activity_stop(s->activity);
+		if (io[0] || io[1]) /* back to 0 */
+			live_props_announce(s->stats, stats_props);
+		if (left) /* the countdown has ended */
+			live_props_announce(s->mount_point, countdown_props);
 	}
-	vm_dbus_mount_point_set_remaining_inactivity_timeout(
-		s->mount_point, run ? (guint16)s->cfg.inactivity_timeout : 0);
-	if (run && !s->inactivity)
-		s->inactivity = g_timeout_add_seconds(1, on_inactivity_tick, s);
 }
 
 static void send_request(Slot *s, uint32_t type)
@@ -151,16 +181,22 @@ static void clear_request(Slot *s)
 	s->cred_fd = -1;
 }
 
-static void send_mount(Slot *s)
+/* A Mount's worker: none for a refused request. */
+static void start_worker(Slot *s)
 {
-	struct vm_msg m;
-
 	if (s->request_error) {
 		/* Mount answered "started"; the refusal comes as its Completion */
 		g_idle_add(on_refused_request, s);
 		clear_request(s);
 		return;
 	}
+	worker_proc_start(s->worker);
+}
+
+static void send_mount(Slot *s)
+{
+	struct vm_msg m;
+
 	if (!s->legacy_mode) {
 		send_request(s, VM_MSG_MOUNT_PROXY);
 		return;
@@ -192,8 +228,6 @@ static void update_properties(Slot *s, enum slot_event ev, const struct slot_eve
 		vm_dbus_mount_point_set_image_url(s->mount_point, "");
 		vm_dbus_mount_point_set_write_protected(s->mount_point, TRUE);
 		vm_dbus_mount_point_set_media_type(s->mount_point, "");
-		vm_dbus_stats_set_read_io(s->stats, 0);
-		vm_dbus_stats_set_write_io(s->stats, 0);
 	}
 }
 
@@ -204,7 +238,8 @@ static void reject(Slot *s, GDBusMethodInvocation *inv, int error)
 	switch (s->state) {
 	case SLOT_READY: why = "nothing is mounted"; break;
 	case SLOT_ACTIVE: why = "an image is mounted: unmount it first"; break;
-	case SLOT_UNAVAILABLE: why = "the slot's worker is not ready"; break;
+	case SLOT_UNAVAILABLE: why = "the slot is being cleaned up"; break;
+	case SLOT_STARTING: why = "a Mount is under way"; break;
 	default: why = "an operation is under way"; break;
 	}
 	g_dbus_method_invocation_return_error(inv, VM_ERROR, vm_error_from_errno(error), "%s: %s",
@@ -233,9 +268,12 @@ static void slot_handle(Slot *s, enum slot_event ev, const struct slot_event_dat
 	case SLOT_ACT_NONE:
 	case SLOT_ACT_REJECT:
 		break;
-	case SLOT_ACT_START_MOUNT:
+	case SLOT_ACT_START_WORKER:
 		s->pending_error = 0;
 		watchdog_set(s, TRUE);
+		start_worker(s);
+		break;
+	case SLOT_ACT_START_MOUNT:
 		send_mount(s);
 		break;
 	case SLOT_ACT_START_UNMOUNT:
@@ -247,6 +285,15 @@ static void slot_handle(Slot *s, enum slot_event ev, const struct slot_event_dat
 		watchdog_set(s, FALSE);
 		emit_completion(s, s->pending_error ? s->pending_error : d->error);
 		s->pending_error = 0;
+		break;
+	case SLOT_ACT_FINISH:
+		watchdog_set(s, FALSE);
+		emit_completion(s, s->pending_error ? s->pending_error : d->error);
+		s->pending_error = 0;
+		worker_proc_retire(s->worker);
+		break;
+	case SLOT_ACT_RETIRE:
+		worker_proc_retire(s->worker);
 		break;
 	case SLOT_ACT_ABORT:
 		s->pending_error = t.error;
@@ -261,8 +308,7 @@ static void slot_handle(Slot *s, enum slot_event ev, const struct slot_event_dat
 		break;
 	}
 	update_properties(s, ev, d);
-	if (old != s->state)
-		inactivity_reset(s);
+	activity_follow_state(s, old);
 	if (inv) /* Mount and Unmount answer "started" */
 		g_dbus_method_invocation_return_value(inv, g_variant_new("(b)", TRUE));
 }
@@ -293,20 +339,6 @@ static void on_worker_message(struct vm_msg *m, gpointer data)
 		d.image_url = vm_cursor_str(&c);
 		ev = d.error ? SLOT_EV_MOUNT_FAILED : SLOT_EV_MOUNTED;
 		break;
-	case VM_MSG_STATS: {
-		guint64 r = vm_cursor_u64(&c), w = vm_cursor_u64(&c);
-
-		if (!vm_cursor_end(&c) || m->fd >= 0) {
-			ev = SLOT_EVENT_MAX; /* malformed */
-			break;
-		}
-		if (s->state == SLOT_ACTIVE) {
-			vm_dbus_stats_set_read_io(s->stats, r);
-			vm_dbus_stats_set_write_io(s->stats, w);
-			inactivity_reset(s); /* the host did I/O */
-		}
-		return;
-	}
 	case VM_MSG_UNMOUNTED:
 	case VM_MSG_LOST:
 		d.error = vm_cursor_i32(&c);
@@ -404,6 +436,14 @@ static gboolean on_legacy_mount(VmDbusLegacy *iface, GDBusMethodInvocation *inv,
 		return G_DBUS_METHOD_INVOCATION_HANDLED;
 	}
 
+	if (slot_state_step(s->state, SLOT_EV_MOUNT).action == SLOT_ACT_REJECT) {
+		/* refused as it is: the request in hand (that of a Mount whose
+		 * worker is starting) must stay */
+		if (cred_fd >= 0)
+			close(cred_fd);
+		slot_handle(s, SLOT_EV_MOUNT, &(struct slot_event_data){ .exit_code = -1 }, inv);
+		return G_DBUS_METHOD_INVOCATION_HANDLED;
+	}
 	clear_request(s);
 	s->request_error = check_legacy_request(s, url, rw, &error);
 	if (s->request_error)
@@ -412,7 +452,7 @@ static gboolean on_legacy_mount(VmDbusLegacy *iface, GDBusMethodInvocation *inv,
 	s->rw = rw;
 	s->cred_fd = cred_fd;
 	slot_handle(s, SLOT_EV_MOUNT, &(struct slot_event_data){ .exit_code = -1 }, inv);
-	if (s->state != SLOT_ACTIVATING) /* refused: the request goes nowhere */
+	if (s->state != SLOT_STARTING) /* refused: the request goes nowhere */
 		clear_request(s);
 	return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -438,19 +478,20 @@ Slot *slot_new(const struct vm_slot_config *cfg, const struct worker_launch *wor
 	vm_dbus_process_set_active(s->process, FALSE);
 	vm_dbus_process_set_exit_code(s->process, -1);
 
-	s->mount_point = vm_dbus_mount_point_skeleton_new();
+	s->activity = activity_new(cfg->nbd_device, cfg->inactivity_timeout, on_activity,
+				   on_inactive, s);
+	s->mount_point = live_mount_point_new(live_prop, s);
 	vm_dbus_mount_point_set_endpoint_id(s->mount_point, cfg->endpoint_id);
 	vm_dbus_mount_point_set_mode(s->mount_point, (guchar)cfg->mode);
 	vm_dbus_mount_point_set_device(s->mount_point, cfg->nbd_device);
 	vm_dbus_mount_point_set_socket(s->mount_point, cfg->unix_socket);
 	vm_dbus_mount_point_set_timeout(s->mount_point, (guint16)cfg->timeout);
 	vm_dbus_mount_point_set_block_size(s->mount_point, (guint16)cfg->block_size);
-	vm_dbus_mount_point_set_remaining_inactivity_timeout(s->mount_point, 0);
 	vm_dbus_mount_point_set_image_url(s->mount_point, "");
 	vm_dbus_mount_point_set_write_protected(s->mount_point, TRUE);
 	vm_dbus_mount_point_set_media_type(s->mount_point, "");
 
-	s->stats = vm_dbus_stats_skeleton_new();
+	s->stats = live_stats_new(live_prop, s);
 
 	vm_dbus_object_skeleton_set_process(s->object, s->process);
 	vm_dbus_object_skeleton_set_mount_point(s->object, s->mount_point);
@@ -480,9 +521,7 @@ void slot_start(Slot *s)
 void slot_stop(Slot *s, GFunc done, gpointer user_data)
 {
 	watchdog_set(s, FALSE);
-	if (s->inactivity)
-		g_source_remove(s->inactivity);
-	s->inactivity = 0;
+	activity_stop(s->activity);
 	if (worker_proc_stop(s->worker)) {
 		s->stopped = done;
 		s->stopped_data = user_data;
@@ -502,8 +541,7 @@ void slot_free(Slot *s)
 	if (!s)
 		return;
 	watchdog_set(s, FALSE);
-	if (s->inactivity)
-		g_source_remove(s->inactivity);
+	g_clear_pointer(&s->activity, activity_free);
 	clear_request(s);
 	g_clear_pointer(&s->worker, worker_proc_free);
 	g_dbus_object_manager_server_unexport(s->manager,

@@ -13,7 +13,8 @@ typedef struct _Slot Slot;
 
 Slot *slot_new(const struct vm_slot_config *cfg, const struct worker_launch *worker,
 	       GDBusObjectManagerServer *manager);
-/* Starts the worker; the slot becomes usable when it reports ready. */
+/* Starts a worker that cleans what a previous instance may have left; the
+ * slot becomes usable (Ready) when it has, and the worker is let go. */
 void slot_start(Slot *s);
 /* Shutdown: the worker cleans up and exits.  Calls done() once it has
  * (at once if there was none). */

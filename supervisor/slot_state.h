@@ -4,9 +4,12 @@
  * one place; slot.c carries out the actions. */
 #pragma once
 
+/* A worker runs in every state but READY: the slot is idle and clean, and
+ * nothing of the service runs for it. */
 enum slot_state {
-	SLOT_UNAVAILABLE, /* the worker is starting or restarting: no calls yet */
-	SLOT_READY,
+	SLOT_UNAVAILABLE, /* a worker cleans the slot (at start, after a crash): no calls yet */
+	SLOT_READY,       /* idle and clean; no worker */
+	SLOT_STARTING,    /* a Mount's worker is starting and cleaning the slot */
 	SLOT_ACTIVATING,
 	SLOT_ACTIVE,
 	SLOT_DEACTIVATING,
@@ -30,13 +33,17 @@ enum slot_event {
 enum slot_action {
 	SLOT_ACT_NONE,          /* nothing: a late or repeated answer */
 	SLOT_ACT_REJECT,        /* refuse the call at once with errno .error */
-	SLOT_ACT_START_MOUNT,   /* ask the worker to mount; arm the watchdog */
+	SLOT_ACT_START_WORKER,  /* arm the watchdog; start a worker (the mount waits for
+				   its WORKER_READY) */
+	SLOT_ACT_START_MOUNT,   /* ask the worker to mount (the watchdog runs on) */
 	SLOT_ACT_START_UNMOUNT, /* ask the worker to unmount; arm the watchdog */
 	SLOT_ACT_COMPLETE,      /* disarm; Completion(the pending error, else the event's) */
+	SLOT_ACT_FINISH,        /* COMPLETE, and let the worker go: the slot is clean */
+	SLOT_ACT_RETIRE,        /* let the worker go: it has cleaned the slot */
 	SLOT_ACT_ABORT,         /* a stuck mount: pending error .error, ask the worker to
 				   unmount, re-arm the watchdog */
-	SLOT_ACT_KILL_WORKER,   /* a stuck worker: Completion(.error), kill it; it is
-				   restarted and cleans the slot */
+	SLOT_ACT_KILL_WORKER,   /* a stuck worker: Completion(.error), kill it; another
+				   is started, cleans the slot and is let go */
 };
 
 struct slot_transition {

@@ -31,15 +31,19 @@ struct _WorkerProc {
 	gint64 started_at;
 	guint backoff_s;
 	guint restart_timer;
+	gboolean wanted;   /* between worker_proc_start() and _retire() */
 	gboolean stopping;
 };
+
+static void start_now(WorkerProc *wp);
 
 static gboolean on_restart_timer(gpointer data)
 {
 	WorkerProc *wp = data;
 
 	wp->restart_timer = 0;
-	worker_proc_start(wp);
+	if (wp->wanted && !wp->stopping)
+		start_now(wp);
 	return G_SOURCE_REMOVE;
 }
 
@@ -59,7 +63,7 @@ static void worker_gone(WorkerProc *wp)
 {
 	g_clear_pointer(&wp->ch, vm_channel_free);
 	wp->on_gone(wp->user_data);
-	if (!wp->stopping)
+	if (wp->wanted && !wp->stopping && !wp->restart_timer)
 		schedule_restart(wp, FALSE);
 }
 
@@ -92,8 +96,17 @@ static void on_worker_exit(GObject *src, GAsyncResult *res, gpointer data)
 	GSubprocess *proc = G_SUBPROCESS(src);
 	WorkerProc *wp = data;
 
-	if (!g_subprocess_wait_finish(proc, res, NULL))
+	if (!g_subprocess_wait_finish(proc, res, NULL)) {
+		g_object_unref(proc);
 		return; /* cancelled: wp is gone */
+	}
+	if (proc != wp->proc) {
+		/* a retired worker: it was clean and idle */
+		if (!g_subprocess_get_successful(proc))
+			g_warning("%s: a retired worker ended badly", wp->slot);
+		g_object_unref(proc);
+		return;
+	}
 	if (g_subprocess_get_if_signaled(proc))
 		g_warning("%s: the worker was killed by signal %d", wp->slot,
 			  g_subprocess_get_term_sig(proc));
@@ -101,6 +114,7 @@ static void on_worker_exit(GObject *src, GAsyncResult *res, gpointer data)
 		g_warning("%s: the worker exited with status %d", wp->slot,
 			  g_subprocess_get_exit_status(proc));
 	g_clear_object(&wp->proc);
+	g_object_unref(proc);
 	worker_gone(wp);
 }
 
@@ -123,7 +137,8 @@ static int spawn_worker(WorkerProc *wp)
 		close(sv[0]);
 		return -1;
 	}
-	g_subprocess_wait_async(wp->proc, wp->cancel, on_worker_exit, wp);
+	/* the wait holds a reference of its own, dropped by on_worker_exit() */
+	g_subprocess_wait_async(g_object_ref(wp->proc), wp->cancel, on_worker_exit, wp);
 	return sv[0];
 }
 
@@ -150,11 +165,10 @@ static int connect_worker(WorkerProc *wp)
 	return fd;
 }
 
-void worker_proc_start(WorkerProc *wp)
+static void start_now(WorkerProc *wp)
 {
 	int fd;
 
-	g_return_if_fail(!wp->proc && !wp->ch && !wp->stopping);
 	wp->started_at = g_get_monotonic_time();
 	fd = wp->socket_path ? connect_worker(wp) : spawn_worker(wp);
 	if (fd < 0) {
@@ -162,6 +176,28 @@ void worker_proc_start(WorkerProc *wp)
 		return;
 	}
 	wp->ch = vm_channel_new(fd, wp->slot, on_channel_message, on_closed, wp);
+}
+
+void worker_proc_start(WorkerProc *wp)
+{
+	g_return_if_fail(!wp->stopping);
+	wp->wanted = TRUE;
+	if (!wp->proc && !wp->ch && !wp->restart_timer)
+		start_now(wp);
+}
+
+void worker_proc_retire(WorkerProc *wp)
+{
+	wp->wanted = FALSE;
+	if (wp->restart_timer)
+		g_source_remove(wp->restart_timer);
+	wp->restart_timer = 0;
+	wp->backoff_s = 0;
+	/* closing our end is the hang-up: a spawned worker is still reaped by
+	 * on_worker_exit(), which knows it is no longer wp->proc */
+	g_clear_pointer(&wp->ch, vm_channel_free);
+	if (wp->proc)
+		g_object_unref(g_steal_pointer(&wp->proc));
 }
 
 WorkerProc *worker_proc_new(const struct worker_launch *how, const char *slot,

@@ -5,8 +5,11 @@
  *  - connect: the supervisor connects to SOCKET_DIR/SLOT.sock and systemd
  *    socket-activates vmedia-worker@SLOT.service, which runs with the
  *    worker's own user and capabilities (units/).
- * Either way, the worker is started again when it goes (with a back-off when
- * it keeps going), and stopped on shutdown by hanging up on it. */
+ * A worker runs only while the slot needs one: from worker_proc_start() (the
+ * slot is being cleaned, or used) until worker_proc_retire() (the slot is
+ * clean and idle: the worker is let go, and exits).  One that goes before it
+ * is let go is started again (with a back-off when it keeps going): its
+ * successor cleans what it left.  On shutdown it is hung up on. */
 #pragma once
 
 #include <glib.h>
@@ -28,7 +31,12 @@ typedef void (*WorkerProcGoneFunc)(gpointer user_data);
 WorkerProc *worker_proc_new(const struct worker_launch *how, const char *slot,
 			    WorkerProcMessageFunc on_message, WorkerProcGoneFunc on_gone,
 			    gpointer user_data);
+/* Start a worker (unless one runs or is about to be started again). */
 void worker_proc_start(WorkerProc *wp);
+/* The slot is clean and idle: let the worker go (it has nothing to clean and
+ * exits when we hang up) and do not start it again.  Its exit is not reported:
+ * a worker started meanwhile waits for it on the slot's lock. */
+void worker_proc_retire(WorkerProc *wp);
 int worker_proc_send(WorkerProc *wp, const struct vm_msg *m);
 /* For a worker that misbehaves: a spawned one gets SIGKILL (its successor
  * cleans up after it); a socket-activated one is hung up on (it is not ours

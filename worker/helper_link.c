@@ -141,6 +141,12 @@ static gboolean fail_later(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+void helper_link_prestart(HelperLink *h)
+{
+	if (!vm_channel_is_open(h->ch))
+		helper_start(h); /* a failure is the first request's to report */
+}
+
 void helper_link_request(HelperLink *h, const struct vm_msg *req, HelperReplyFunc cb,
 			 gpointer user_data)
 {

@@ -20,6 +20,10 @@ void helper_link_free(HelperLink *h);
 void helper_link_request(HelperLink *h, const struct vm_msg *req, HelperReplyFunc cb,
 			 gpointer user_data);
 
+/* Start the helper now if none runs, so that its start overlaps other work
+ * (nbd-client's) instead of delaying the first request. */
+void helper_link_prestart(HelperLink *h);
+
 /* Counts the helper's starts: a gadget created by an earlier helper must be
  * removed with GADGET_CLEANUP, since a new helper has not exposed anything. */
 guint helper_link_generation(HelperLink *h);

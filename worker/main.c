@@ -5,7 +5,10 @@
  * or by systemd as vmedia-worker@SLOT when the supervisor connects to the
  * slot's socket (fd 3 is then the listening socket, see supervisor_fd()).  Runs nbd-client for the
  * slot's NBD device and asks its gadget-helper to expose that device to the
- * host.  Exits when the supervisor goes away, after cleaning up. */
+ * host.  The supervisor starts one only while the slot is used (and once at
+ * its own start, to clean what a killed instance left), and hangs up when the
+ * slot is idle and clean again.  Exits when the supervisor goes away, after
+ * cleaning up. */
 #include <errno.h>
 #include <fcntl.h>
 #include <glib-unix.h>
@@ -97,6 +100,28 @@ static int lock_slot(const char *slot, int supervisor)
 	return fd;
 }
 
+/* The lock file also says whether the slot's last worker left it clean: "c",
+ * written by a worker that exits after a teardown in which every step worked,
+ * and emptied by the next one before it does anything.  A worker that was
+ * killed, or whose teardown failed at a step (a gadget or a share it could
+ * not remove), leaves it empty, and its successor cleans up in full.  /run
+ * does not outlive a reboot. */
+static gboolean take_clean_mark(int lock)
+{
+	char c = 0;
+	gboolean clean = pread(lock, &c, 1, 0) == 1 && c == 'c';
+
+	if (ftruncate(lock, 0) < 0)
+		return FALSE; /* not cleared: do not trust it */
+	return clean;
+}
+
+static void leave_clean_mark(int lock)
+{
+	if (pwrite(lock, "c", 1, 0) != 1)
+		g_warning("cannot mark the slot clean: %s", g_strerror(errno));
+}
+
 static gboolean on_signal(gpointer w)
 {
 	worker_shutdown(w);
@@ -155,7 +180,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	loop = g_main_loop_new(NULL, FALSE);
-	w = worker_new(config_path, slot, fd, loop, &error);
+	w = worker_new(config_path, slot, fd, take_clean_mark(lock), loop, &error);
 	if (!w) {
 		g_printerr("vmedia-worker: %s: %s\n", slot->name, error->message);
 		return 1;
@@ -163,5 +188,7 @@ int main(int argc, char **argv)
 	g_unix_signal_add(SIGTERM, on_signal, w);
 	g_unix_signal_add(SIGINT, on_signal, w);
 	g_main_loop_run(loop);
+	if (worker_left_clean(w))
+		leave_clean_mark(lock);
 	return 0;
 }

@@ -29,10 +29,6 @@
 #include "worker/share_mount.h"
 #include "worker/smb_share.h"
 
-/* How often the host's I/O counters are looked at while mounted; a change is
- * reported, an unchanged count costs nothing but the look. */
-#define STATS_INTERVAL_SECONDS 1
-
 /* How long bmcweb may take to write the credentials into the pipe. */
 #define CREDENTIALS_TIMEOUT_MS 5000
 
@@ -89,10 +85,7 @@ struct _Worker {
 	gboolean helper_busy;
 	gboolean mount_reported;
 
-	guint stats_timer;      /* only while mounted */
-	guint64 io_base[2];     /* read and write I/Os when the host got the media */
-	guint64 io_sent[2];
-
+	gboolean teardown_failed; /* a gadget or share we could not remove */
 	int stop_stage;         /* 0 none, 1 disconnect sent, 2 SIGTERM sent, 3 SIGKILL sent */
 	guint stop_timer;
 	gboolean supervisor_gone;
@@ -238,8 +231,10 @@ static void on_share_unmounted(GObject *src, GAsyncResult *res, gpointer data)
 	if (e == ECANCELED)
 		return; /* w is gone */
 	g_clear_object(&w->share_op);
-	if (e)
+	if (e) {
 		g_warning("%s: cannot unmount the share: %s", w->slot->name, g_strerror(e));
+		w->teardown_failed = TRUE;
+	}
 	w->share_mounted = FALSE;
 	worker_advance(w);
 }
@@ -293,6 +288,9 @@ static void on_gadget_created(int error, const char *udc, gpointer data)
 	w->helper_busy = FALSE;
 	if (error) {
 		fail(w, error, "the USB gadget could not be created");
+		/* whatever is in configfs under our name (a part of ours, or one
+		 * nobody told us of) goes with the teardown */
+		w->gadget_maybe_stale = TRUE;
 	} else {
 		w->gadget_exposed = TRUE;
 		w->gadget_helper_generation = helper_link_generation(w->helper);
@@ -308,9 +306,11 @@ static void on_gadget_removed(int error, const char *udc, gpointer data)
 	w->helper_busy = FALSE;
 	/* Nothing better to do than go on: the device is disconnected next, and
 	 * the host sees the media go away all the same. */
-	if (error)
+	if (error) {
 		g_warning("%s: the USB gadget could not be removed: %s", w->slot->name,
 			  g_strerror(error));
+		w->teardown_failed = TRUE;
+	}
 	w->gadget_exposed = FALSE;
 	w->gadget_maybe_stale = FALSE;
 	worker_advance(w);
@@ -521,42 +521,6 @@ static void settle(Worker *w)
 		g_main_loop_quit(w->loop);
 }
 
-static gboolean on_stats_timer(gpointer data)
-{
-	Worker *w = data;
-	guint64 io[2];
-	struct vm_msg m;
-
-	if (!nbd_device_io_counts(w->dev, &io[0], &io[1]))
-		return G_SOURCE_CONTINUE;
-	io[0] -= MIN(io[0], w->io_base[0]);
-	io[1] -= MIN(io[1], w->io_base[1]);
-	if (io[0] == w->io_sent[0] && io[1] == w->io_sent[1])
-		return G_SOURCE_CONTINUE; /* idle: nothing to tell */
-	w->io_sent[0] = io[0];
-	w->io_sent[1] = io[1];
-	vm_msg_init(&m, VM_MSG_STATS);
-	vm_msg_put_u64(&m, io[0]);
-	vm_msg_put_u64(&m, io[1]);
-	send_msg(w, &m);
-	return G_SOURCE_CONTINUE;
-}
-
-static void stats_start(Worker *w)
-{
-	if (!nbd_device_io_counts(w->dev, &w->io_base[0], &w->io_base[1]))
-		w->io_base[0] = w->io_base[1] = 0;
-	w->io_sent[0] = w->io_sent[1] = 0;
-	w->stats_timer = g_timeout_add_seconds(STATS_INTERVAL_SECONDS, on_stats_timer, w);
-}
-
-static void stats_stop(Worker *w)
-{
-	if (w->stats_timer)
-		g_source_remove(w->stats_timer);
-	w->stats_timer = 0;
-}
-
 static void worker_advance(Worker *w)
 {
 	if (!w->busy || w->helper_busy || w->detecting || w->reading || w->share_op)
@@ -584,14 +548,12 @@ static void worker_advance(Worker *w)
 			g_message("%s: mounted", w->slot->name);
 			reply_mounted(w, 0);
 			w->op = OP_NONE;
-			stats_start(w);
 		}
 		if (!w->want_mounted) /* a step above failed */
 			worker_advance(w);
 		return;
 	}
 
-	stats_stop(w);
 	/* A crash left the device attached with nobody of ours to serve it: the
 	 * host's requests in flight would wait for the NBD timeout, and the
 	 * gadget's removal with them.  Clearing the device fails them at once. */
@@ -651,6 +613,7 @@ static void handle_mount(Worker *w, const char *url, gboolean rw, int cred_fd)
 	w->mount_reported = FALSE;
 	w->error = 0;
 	w->exit_code = -1;
+	helper_link_prestart(w->helper); /* its start overlaps nbd-client's */
 	worker_advance(w);
 }
 
@@ -738,12 +701,14 @@ static void on_supervisor_closed(VmChannel *ch, int error, gpointer data)
 {
 	Worker *w = data;
 
-	g_message("%s: the supervisor has gone; cleaning up", w->slot->name);
+	/* idle and clean: the slot's use is over and so is ours */
+	if (w->busy)
+		g_message("%s: the supervisor has gone; cleaning up", w->slot->name);
 	worker_shutdown(w);
 }
 
 Worker *worker_new(const char *config_path, const struct vm_slot_config *slot, int supervisor_fd,
-		   GMainLoop *loop, GError **error)
+		   gboolean known_clean, GMainLoop *loop, GError **error)
 {
 	g_autoptr(Worker) w = g_new0(Worker, 1);
 
@@ -764,13 +729,18 @@ Worker *worker_new(const char *config_path, const struct vm_slot_config *slot, i
 	/* Whatever a previous instance left is cleaned before we say READY. */
 	if (slot->mode == VM_MODE_LEGACY)
 		nbdkit_remove_stale(slot); /* the socket is ours in Legacy mode */
-	w->share_mounted = TRUE; /* maybe: unmounting is harmless */
-	w->connected = nbd_device_size(w->dev) > 0;
+	w->share_mounted = !known_clean; /* maybe: unmounting is harmless */
+	w->connected = nbd_device_size(w->dev) > 0; /* checked whatever we are told */
 	w->busy = TRUE;
 	w->op = OP_STARTUP;
-	w->gadget_maybe_stale = TRUE;
+	w->gadget_maybe_stale = !known_clean;
 	worker_advance(w);
 	return g_steal_pointer(&w);
+}
+
+gboolean worker_left_clean(Worker *w)
+{
+	return !w->busy && !w->teardown_failed;
 }
 
 void worker_free(Worker *w)
@@ -782,7 +752,6 @@ void worker_free(Worker *w)
 	g_clear_object(&w->detecting);
 	if (w->stop_timer)
 		g_source_remove(w->stop_timer);
-	stats_stop(w);
 	if (w->reading)
 		g_cancellable_cancel(w->reading);
 	g_clear_object(&w->reading);

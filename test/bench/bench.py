@@ -12,8 +12,9 @@ Environment (defaults in brackets): BENCH_MIB [256] image size and sequential
 read; BENCH_HTTPS_MIB [32] sequential read over HTTPS on loopback (TLS is slow
 under TCG); BENCH_WAN_MIB [16] and BENCH_RTT_MS [20] the wide-area link;
 BENCH_REPS [3]; BENCH_MOUNT_REPS [5]; BENCH_IDLE_S [20] the idle window;
+BENCH_FOOTPRINT_S [60] the window of the footprint's idle wake-ups;
 BENCH_ONLY a comma-separated subset of the sections (throughput, mount, wan,
-idle); BENCH_SHOW_LOG=1 prints the service's log to stderr at the end (a
+idle, footprint); BENCH_SHOW_LOG=1 prints the service's log to stderr at the end (a
 mount's steps, timed).  test/bench/run passes them on and keeps the table.
 """
 import mmap
@@ -45,6 +46,7 @@ RTT_MS = env_int("BENCH_RTT_MS", 20)
 REPS = env_int("BENCH_REPS", 3)
 MOUNT_REPS = env_int("BENCH_MOUNT_REPS", 5)
 IDLE_S = env_int("BENCH_IDLE_S", 20)
+FOOTPRINT_S = env_int("BENCH_FOOTPRINT_S", 60)
 RANDOM_READS = env_int("BENCH_RANDOM_READS", 16)
 ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
 
@@ -540,60 +542,73 @@ def idle(b):
             "–", "", "")
 
 
-# --------------------------------------------------------------- armhf (issue 14)
-# The target architecture's footprint, in the armhf virtual BMC (make bench
-# ARCH=armhf: BENCH_ONLY=footprint): the idle section's wake-ups and RSS, PSS
-# beside them, and the programs' stripped sizes (stripped on the host by
-# bench.mk with the cross strip: the armhf root has no binutils).
-
-def pss_kib(pid):
-    """Proportional set size: the shared libraries' pages divided among their users."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def footprint_role(p):
-    name = wakeups.comm(p)
-    if name == "vmedia-worker":
-        kids = {wakeups.comm(c) for c in wakeups.children(p)}
-        return "worker, slot active" if kids & {"nbd-client", "nbdkit"} else "worker, slot ready"
-    return {"vmedia-supervis": "supervisor", "vmedia-gadget-h": "gadget-helper",
-            "nbdkit": "nbdkit (https://)"}.get(name, name)
+def worker_starts(log_text):
+    """Seconds from each Mount to its worker's READY (the supervisor's log:
+    "Ready -> Starting (Mount)" then "Starting -> Activating (worker ready)")."""
+    stamp = re.compile(r"(\d\d):(\d\d):(\d\d\.\d+): (\S+): (\w+) -> (\w+) \(")
+    started, out = {}, []
+    for line in log_text.splitlines():
+        m = stamp.search(line)
+        if not m:
+            continue
+        t = int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])
+        if m[5] == "Ready" and m[6] == "Starting":
+            started[m[4]] = t
+        elif m[5] == "Starting" and m[6] == "Activating" and m[4] in started:
+            out.append((t - started.pop(m[4])) % 86400)
+    return out
 
 
 def footprint(b):
-    """Wake-ups per minute, RSS and PSS: 4 slots, none active; then 2 active and idle."""
-    log(f"bench: footprint, {IDLE_S} s windows")
+    """Issue 13: the shipped shape (4 slots), nothing mounted, then one Proxy
+    slot mounted and idle: processes, PSS, wake-ups of every thread."""
+    log(f"bench: footprint, {FOOTPRINT_S} s windows")
     b.serve_proxy()
     sup = b.svc.proc.pid
     b.proxy.pump(2)
-    none = wakeups.measure_wakeups(wakeups.service_processes(sup), IDLE_S)
-    b.mount(b.proxy)
-    b.mount(b.legacy)
-    time.sleep(3)  # the host's own probing of the new devices settles
-    b.proxy.pump()
-    procs = {p: wakeups.comm(p) for p in wakeups.tree(sup)}
-    active = wakeups.measure_wakeups(procs, IDLE_S)
-    mem = {p: (wakeups.rss_kib(p), pss_kib(p)) for p in procs}
-    roles = {p: footprint_role(p) for p in procs}
-    b.unmount(b.proxy)
-    b.unmount(b.legacy)
+    vmtest.wait_for("no worker", lambda: not b.svc.workers(), 30)
+    tree = wakeups.tree(sup)
+    pss = sum(wakeups.pss_kib(p) for p in tree)
+    before = wakeups.all_switches(tree)
+    time.sleep(FOOTPRINT_S)
+    woke = wakeups.wakeups(before, wakeups.all_switches(tree)) * 60 / FOOTPRINT_S
+    row("Nothing mounted (4 slots): processes", f"{len(tree)}", "–", "–", "1",
+        ", ".join(sorted(wakeups.comm(p) for p in tree)))
+    row("Nothing mounted: PSS, all processes", f"{pss / 1000:.2f} MB", "–", "–", "≤ 4.2 MB",
+        "smaps_rollup")
+    row("Nothing mounted: wake-ups/min, all threads", f"{woke:.0f}", "–", "–", "0",
+        f"{FOOTPRINT_S} s window")
 
-    per_min = 60 / IDLE_S
-    row("Wake-ups/min, 4 slots, none active (all service processes)",
-        f"{sum(none.values()) * per_min:.0f}", "–", "–", "0", f"{len(none)} processes, {IDLE_S} s window")
-    for r in sorted(set(roles.values()), key=lambda r: min(p for p in roles if roles[p] == r)):
-        ps = sorted(p for p in roles if roles[p] == r)
-        row(f"Idle, 2 of 4 slots active: {r} (×{len(ps)})",
-            ", ".join(f"{active[p] * per_min:.0f}" for p in ps) + " wake-ups/min",
-            "RSS " + ", ".join(f"{mem[p][0] / 1024:.1f}" for p in ps) + " MiB", "–", "",
-            "PSS " + ", ".join(f"{mem[p][1] / 1024:.1f}" for p in ps) + " MiB")
+    b.mount(b.proxy)
+    # the looks at the I/O counters thin out after the host's probing of the
+    # new device: 1, 2, 4, 8, 16 s, then every InactivityTimeout / 15 (30 s)
+    time.sleep(40)
+    tree = wakeups.tree(sup)
+    names = {p: wakeups.comm(p) for p in tree}
+    ours = [p for p in tree if names[p] not in ("nbd-client", "nbdkit")]
+    pss = {p: wakeups.pss_kib(p) for p in tree}
+    before = wakeups.all_switches(tree)
+    time.sleep(FOOTPRINT_S)
+    after = wakeups.all_switches(tree)
+    per_proc = {p: wakeups.wakeups({k: v for k, v in before.items() if k[0] == p},
+                                   {k: v for k, v in after.items() if k[0] == p}) * 60 / FOOTPRINT_S
+                for p in tree}
+    b.unmount(b.proxy)
+    detail = ", ".join(f"{names[p]} {pss[p] / 1000:.2f}" for p in tree)
+    row("One Proxy slot mounted, idle: processes", f"{len(tree)}", "–", "–", "",
+        ", ".join(names[p] for p in tree))
+    row("One slot mounted, idle: PSS without nbd-client/nbdkit",
+        f"{sum(pss[p] for p in ours) / 1000:.2f} MB", "–", "–", "≤ 6 MB", f"MB: {detail}")
+    row("One slot mounted, idle: wake-ups/min, all threads",
+        f"{sum(per_proc.values()):.0f}", "–", "–", "≤ 30",
+        ", ".join(f"{names[p]} {per_proc[p]:.0f}" for p in tree) + f"; {FOOTPRINT_S} s window")
+    starts = worker_starts(b.svc.log_text())
+    if starts:
+        row("Mount → the worker ready (its start: part of Mount → Completion)",
+            fmt([x * 1000 for x in starts], " ms", 0), "–", "–", "",
+            f"{len(starts)} mounts, from the supervisor's log")
+    # the programs' stripped sizes (make bench ARCH=armhf strips them on the host
+    # with the cross strip: the armhf root has no binutils)
     stripped = os.environ.get("BENCH_STRIPPED")
     for prog in ("vmedia-supervisor", "vmedia-worker", "vmedia-gadget-helper"):
         path = os.path.join(stripped, prog) if stripped else None
@@ -608,11 +623,9 @@ def main():
     b = Bench(work)
     try:
         for name, fn in (("throughput", throughput), ("mount", mount_latency), ("wan", wan),
-                         ("idle", idle)):
+                         ("idle", idle), ("footprint", footprint)):
             if not ONLY or name in ONLY:
                 fn(b)
-        if "footprint" in ONLY:  # armhf's (issue 14), only when asked for
-            footprint(b)
     finally:
         if os.environ.get("BENCH_SHOW_LOG"):  # where a mount's time goes, step by step
             sys.stderr.write(b.svc.log_text())

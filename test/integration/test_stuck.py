@@ -17,9 +17,21 @@ def start(bus, workdir, name):
     return vmtest.Service(bus, cfg, os.path.join(workdir, f"service-{name}.log"))
 
 
+def mounted_worker(svc, workdir):
+    """Mount Slot_0 (a worker runs only while its slot is used): its worker's
+    pid and the NBD server, to be stopped by the caller."""
+    slot = svc.slots["Slot_0"]
+    disk = os.path.join(workdir, "stuck.img")
+    if not os.path.exists(disk):
+        vmtest.make_disk(disk, 4)
+    server = vmtest.Nbdkit(slot.socket, disk)
+    assert slot.mount() is True and slot.wait_completion() == 0
+    return faultlib.worker_pid(slot), server
+
+
 def test_a_stuck_worker_is_killed_when_the_service_stops(bus, workdir):
     svc = start(bus, workdir, "stuck-stop")
-    worker = faultlib.worker_pid(svc.slots["Slot_0"])
+    worker, server = mounted_worker(svc, workdir)
     os.kill(worker, signal.SIGSTOP)
     t0 = time.monotonic()
     rc = svc.stop(timeout=60)
@@ -30,11 +42,25 @@ def test_a_stuck_worker_is_killed_when_the_service_stops(bus, workdir):
     assert 24 <= elapsed <= 40, log
     assert "did not clean up within 25 s: killing them" in log, log
     assert faultlib.proc_state(worker) == "gone"
+    # what the killed worker left (the gadget, the attached device) is the next
+    # instance's to clean: it starts with a worker that does just that
+    server.stop()
+    svc = start(bus, workdir, "stuck-after")
+    slot = svc.slots["Slot_0"]
+
+    def clean():
+        try:
+            slot.assert_clean()
+            return True
+        except AssertionError:
+            return False
+    vmtest.wait_for("the killed worker's leftovers to be cleaned", clean, 30)
+    assert svc.stop() == 0
 
 
 def test_a_worker_waiting_for_a_stuck_predecessor_stops(bus, workdir):
     old = start(bus, workdir, "stuck-old")
-    stuck = faultlib.worker_pid(old.slots["Slot_0"])
+    stuck, server = mounted_worker(old, workdir)
     os.kill(stuck, signal.SIGSTOP)  # it holds the slot's lock
     os.kill(old.proc.pid, signal.SIGKILL)
     old.proc.wait(10)
@@ -62,3 +88,4 @@ def test_a_worker_waiting_for_a_stuck_predecessor_stops(bus, workdir):
     # let go, the stuck worker finds its supervisor gone and cleans up
     vmtest.wait_for("the old worker to exit", lambda: faultlib.proc_state(stuck) in ("gone", "Z"), 30)
     old.log.close()
+    server.stop()

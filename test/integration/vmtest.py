@@ -210,8 +210,11 @@ class Service:
         for name, mp in cfg["MountPoints"].items():
             self.slots[name] = Slot(self, name, mp)
         try:
+            # a worker per slot cleans what an earlier instance may have left,
+            # then the slot is Ready and its worker goes: nothing runs for an idle slot
             for s in self.slots.values():
-                wait_for(f"{s.name}'s worker", s.worker_ready, 60)
+                wait_for(f"{s.name} to be cleaned up", s.worker_ready, 60)
+            wait_for("the cleaning workers to exit", lambda: not self.workers(), 30)
         except AssertionError as e:
             import faultlib
             raise AssertionError(f"{e}\n--- processes ---\n{faultlib.describe_processes()}\n"
@@ -223,6 +226,22 @@ class Service:
                                     GLib.Variant("(s)", (BUS_NAME,)), None,
                                     Gio.DBusCallFlags.NONE, 5000, None)
         return reply.unpack()[0]
+
+    def workers(self):
+        """The pids of the supervisor's running workers (zombies do not count)."""
+        out = []
+        for tid in os.listdir(f"/proc/{self.proc.pid}/task"):
+            with open(f"/proc/{self.proc.pid}/task/{tid}/children") as f:
+                out += [int(p) for p in f.read().split()]
+        alive = []
+        for p in out:
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                        alive.append(p)
+            except OSError:
+                pass
+        return sorted(alive)
 
     def log_text(self):
         with open(self.log_path, "rb") as f:
@@ -307,7 +326,9 @@ class Slot:
         return reply.unpack()[0]
 
     def worker_ready(self):
-        # a worker that is not ready answers EBUSY; Unmount while Ready: EPERM
+        # Ready (idle and clean, no worker): Unmount answers NotPermitted; while a
+        # worker cleans the slot (at start, after a crash), or a Mount's worker
+        # starts, Busy
         try:
             self.call(self.mode, "Unmount")
         except DBusError as e:

@@ -120,3 +120,17 @@ def rss_kib(pid):
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+def pss_kib(pid):
+    """Proportional set size (shared pages split between their users), from
+    /proc/PID/smaps_rollup; 0 for a process that has gone."""
+    for line in (_read(f"/proc/{pid}/smaps_rollup") or "").splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    return 0
+
+
+def all_switches(pids):
+    """{(pid, tid): context switches} of every thread of pids."""
+    return {(p, tid): n for p in pids for tid, n in switches(p).items()}

@@ -232,11 +232,19 @@ def test_systemctl_start_brings_it_up(service):
     assert set(objs) == {f"{vmtest.ROOT}/Proxy/Slot_0", f"{vmtest.ROOT}/Legacy/Slot_2"}
 
 
+def worker_services_stopped():
+    """No worker service runs (nor failed): a worker runs only while its slot is used."""
+    return all(state == "inactive" for u, state in units("vmedia-worker@*").items()
+               if u.endswith(".service"))
+
+
 def test_worker_units_per_slot(service):
     got = units("vmedia-worker@*")
     for slot in ("Slot_0", "Slot_2"):
-        for kind in ("socket", "service"):
-            assert got.get(f"vmedia-worker@{slot}.{kind}") == "active", got
+        assert got.get(f"vmedia-worker@{slot}.socket") == "active", got
+    # the workers that cleaned the slots at the service's start have exited
+    vmtest.wait_for("the cleaning workers to exit", worker_services_stopped, 30, 0.5)
+    got = units("vmedia-worker@*")
     # the shipped config's other slots went with the old config
     assert not any("Slot_1" in u or "Slot_3" in u for u, state in got.items()
                    if state == "active"), got
@@ -270,6 +278,7 @@ def test_proxy_mount(service, proxy_server, images):
         assert caps(st) == 0 and caps(st, "CapPrm") == 0, (st["CapEff"], st["CapPrm"])
         assert st["NoNewPrivs"] == "1"
     unmount_and_check(slot)
+    vmtest.wait_for("the slot's worker to exit", worker_services_stopped, 30, 0.5)
 
 
 def test_legacy_https_mount(service, nginx, images):
