@@ -15,6 +15,7 @@
 #include <locale.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -101,24 +102,38 @@ static int lock_slot(const char *slot, int supervisor)
 }
 
 /* The lock file also says whether the slot's last worker left it clean: "c",
- * written by a worker that exits after a teardown in which every step worked,
- * and emptied by the next one before it does anything.  A worker that was
- * killed, or whose teardown failed at a step (a gadget or a share it could
- * not remove), leaves it empty, and its successor cleans up in full.  /run
- * does not outlive a reboot. */
-static gboolean take_clean_mark(int lock)
+ * the slot's NBD device and its request size (KiB), written by a worker that
+ * exits after a teardown in which every step worked, and emptied by the next
+ * one before it does anything.  A worker that was killed, or whose teardown
+ * failed at a step (a gadget or a share it could not remove), leaves it empty,
+ * and its successor cleans up in full.  So does one whose configuration gives
+ * the slot another device or mode: the full cleanup has the gadget-helper set
+ * the device's request size before nbd-client attaches it (a Proxy device left
+ * at a Legacy size would lose bmcweb's session at its first read-ahead).
+ * /run does not outlive a reboot. */
+static char *clean_mark(const struct vm_slot_config *slot)
 {
-	char c = 0;
-	gboolean clean = pread(lock, &c, 1, 0) == 1 && c == 'c';
+	return g_strdup_printf("c %s %u", slot->nbd_device, vm_slot_request_kb(slot));
+}
+
+static gboolean take_clean_mark(int lock, const struct vm_slot_config *slot)
+{
+	g_autofree char *want = clean_mark(slot);
+	char got[64] = "";
+	ssize_t n = pread(lock, got, sizeof got - 1, 0);
+	gboolean clean = n == (ssize_t)strlen(want) && memcmp(got, want, (size_t)n) == 0;
 
 	if (ftruncate(lock, 0) < 0)
 		return FALSE; /* not cleared: do not trust it */
 	return clean;
 }
 
-static void leave_clean_mark(int lock)
+static void leave_clean_mark(int lock, const struct vm_slot_config *slot)
 {
-	if (pwrite(lock, "c", 1, 0) != 1)
+	g_autofree char *mark = clean_mark(slot);
+	size_t n = strlen(mark);
+
+	if (pwrite(lock, mark, n, 0) != (ssize_t)n)
 		g_warning("cannot mark the slot clean: %s", g_strerror(errno));
 }
 
@@ -180,7 +195,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	loop = g_main_loop_new(NULL, FALSE);
-	w = worker_new(config_path, slot, fd, take_clean_mark(lock), loop, &error);
+	w = worker_new(config_path, slot, fd, take_clean_mark(lock, slot), loop, &error);
 	if (!w) {
 		g_printerr("vmedia-worker: %s: %s\n", slot->name, error->message);
 		return 1;
@@ -189,6 +204,6 @@ int main(int argc, char **argv)
 	g_unix_signal_add(SIGINT, on_signal, w);
 	g_main_loop_run(loop);
 	if (worker_left_clean(w))
-		leave_clean_mark(lock);
+		leave_clean_mark(lock, slot);
 	return 0;
 }
