@@ -37,7 +37,9 @@ enum vm_msg_type {
 	VM_MSG_MOUNTED,           /* i32 error, i32 exit_code, u32 media, u32 read_only, str image_url */
 	VM_MSG_UNMOUNTED,         /* i32 error, i32 exit_code */
 	VM_MSG_LOST,              /* i32 error, i32 exit_code: the media went away by itself */
-	VM_MSG_STATS,             /* u64 read_ios, u64 write_ios */
+	VM_MSG_STATS,             /* u64 read_ios, u64 write_ios: no longer sent (the
+	                           * supervisor reads the counters, supervisor/activity.c);
+	                           * kept so that the numbers of the others stay */
 
 	/* worker -> gadget-helper */
 	VM_MSG_GADGET_CLEANUP = 200, /* str slot */

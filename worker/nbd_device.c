@@ -23,7 +23,6 @@ struct _NbdDevice {
 	char *devnode;  /* /dev/nbdN */
 	char *sysname;  /* nbdN */
 	char *size_path; /* /sys/block/nbdN/size */
-	char *stat_path; /* /sys/block/nbdN/stat */
 	struct udev *udev;
 	struct udev_monitor *monitor;
 	guint watch;
@@ -38,22 +37,6 @@ guint64 nbd_device_size(NbdDevice *dev)
 	if (!g_file_get_contents(dev->size_path, &text, NULL, NULL))
 		return 0;
 	return g_ascii_strtoull(text, NULL, 10) * 512; /* sysfs counts 512-byte sectors */
-}
-
-gboolean nbd_device_io_counts(NbdDevice *dev, guint64 *reads, guint64 *writes)
-{
-	g_autofree char *text = NULL;
-	guint64 f[5];
-
-	/* reads completed, reads merged, sectors read, ms reading, writes completed, ... */
-	if (!g_file_get_contents(dev->stat_path, &text, NULL, NULL) ||
-	    sscanf(text, "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT
-			 " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT,
-		   &f[0], &f[1], &f[2], &f[3], &f[4]) != 5)
-		return FALSE;
-	*reads = f[0];
-	*writes = f[4];
-	return TRUE;
 }
 
 static gboolean on_uevent(gint fd, GIOCondition cond, gpointer data)
@@ -81,7 +64,6 @@ NbdDevice *nbd_device_new(const char *devnode, NbdDeviceSizeFunc on_size, gpoint
 	dev->devnode = g_strdup(devnode);
 	dev->sysname = g_path_get_basename(devnode);
 	dev->size_path = g_strdup_printf("/sys/block/%s/size", dev->sysname);
-	dev->stat_path = g_strdup_printf("/sys/block/%s/stat", dev->sysname);
 	dev->on_size = on_size;
 	dev->user_data = user_data;
 
@@ -113,7 +95,6 @@ void nbd_device_free(NbdDevice *dev)
 	g_free(dev->devnode);
 	g_free(dev->sysname);
 	g_free(dev->size_path);
-	g_free(dev->stat_path);
 	g_free(dev);
 }
 

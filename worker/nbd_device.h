@@ -19,10 +19,6 @@ void nbd_device_free(NbdDevice *dev);
 /* The size in bytes from sysfs now (0: nothing attached). */
 guint64 nbd_device_size(NbdDevice *dev);
 
-/* The read and write I/Os completed on the device since it appeared
- * (/sys/block/nbdN/stat, a mainline counter).  FALSE if unreadable. */
-gboolean nbd_device_io_counts(NbdDevice *dev, guint64 *reads, guint64 *writes);
-
 /* Ask the kernel to disconnect the device (NBD_DISCONNECT, then NBD_CLEAR_SOCK):
  * nbd-client's NBD_DO_IT returns and it exits.  0 or a negative errno. */
 int nbd_device_disconnect(NbdDevice *dev);
