@@ -159,7 +159,7 @@ class RawChain:
 
     def __init__(self, server_args=None, tuned=True):
         self.server_args = server_args  # nbdkit plugin and args, or None: Proxy (served already)
-        self.tuned = tuned  # the worker's request size and read-ahead, else the kernel's
+        self.tuned = tuned  # the service's request size and read-ahead, else the kernel's
         self.kit = self.client = None
         self.marks = {}
 
@@ -180,8 +180,10 @@ class RawChain:
                                        stderr=subprocess.DEVNULL)
         vmtest.wait_for(RAW_DEV, lambda: sysfs(RAW_DEV, "size") != "0", 30, 0.005)
         self.marks["attached"] = time.monotonic() - t0
-        # as the worker does (the values stay with the device: set them each time)
-        tune_device(RAW_DEV, *(SERVICE_TUNING if self.tuned else KERNEL_DEFAULTS))
+        # as the gadget-helper does for the slot's mode (the values stay with
+        # the device: set them each time)
+        kb = SERVICE_REQUEST_KB["proxy" if self.server_args is None else "legacy"]
+        tune_device(RAW_DEV, *((kb, kb) if self.tuned else KERNEL_DEFAULTS))
         gadget_create(self.GADGET, RAW_DEV, RAW_UDC)
         self.marks["bound"] = time.monotonic() - t0
         self.host_dev = wait_readable(RAW_NAME)
@@ -205,15 +207,16 @@ def tune_device(dev, max_request_kb, read_ahead_kb):
             f.write(f"{kb}\n")
 
 
-def worker_tuning():
-    """The worker's (max request, read-ahead) in KiB, from worker/nbd_device.h."""
-    with open(os.path.join(vmtest.REPO, "worker/nbd_device.h")) as f:
+def service_request_kb():
+    """The request size and read-ahead (KiB) the gadget-helper gives a slot's
+    device, by mode (common/config.h: Proxy within bmcweb's 128 KiB, Legacy 1 MiB)."""
+    with open(os.path.join(vmtest.REPO, "common/config.h")) as f:
         text = f.read()
-    return tuple(int(re.search(rf"#define NBD_DEVICE_{n}_KB (\d+)", text).group(1))
-                 for n in ("MAX_REQUEST", "READ_AHEAD"))
+    return {mode: int(re.search(rf"#define VM_{mode.upper()}_REQUEST_KB (\d+)", text).group(1))
+            for mode in ("proxy", "legacy")}
 
 
-SERVICE_TUNING = worker_tuning()
+SERVICE_REQUEST_KB = service_request_kb()
 KERNEL_DEFAULTS = (128, 128)  # nbd's on Linux 6.1
 
 
