@@ -130,9 +130,7 @@ void activity_start(Activity *a)
 
 void activity_stop(Activity *a)
 {
-	if (a->timer)
-		g_source_remove(a->timer);
-	a->timer = 0;
+	g_clear_handle_id(&a->timer, g_source_remove);
 	a->running = FALSE;
 	a->deadline = 0;
 }

@@ -246,6 +246,15 @@ static void reject(Slot *s, GDBusMethodInvocation *inv, int error)
 					      s->cfg.name, why);
 }
 
+/* The operation is over: its Completion, with the error an abort noted, if any,
+ * before the event's own. */
+static void complete(Slot *s, int error)
+{
+	watchdog_set(s, FALSE);
+	emit_completion(s, s->pending_error ? s->pending_error : error);
+	s->pending_error = 0;
+}
+
 /* Look the event up in the table and carry out the action. */
 static void slot_handle(Slot *s, enum slot_event ev, const struct slot_event_data *d,
 			GDBusMethodInvocation *inv)
@@ -282,14 +291,10 @@ static void slot_handle(Slot *s, enum slot_event ev, const struct slot_event_dat
 		send_request(s, VM_MSG_UNMOUNT);
 		break;
 	case SLOT_ACT_COMPLETE:
-		watchdog_set(s, FALSE);
-		emit_completion(s, s->pending_error ? s->pending_error : d->error);
-		s->pending_error = 0;
+		complete(s, d->error);
 		break;
 	case SLOT_ACT_FINISH:
-		watchdog_set(s, FALSE);
-		emit_completion(s, s->pending_error ? s->pending_error : d->error);
-		s->pending_error = 0;
+		complete(s, d->error);
 		worker_proc_retire(s->worker);
 		break;
 	case SLOT_ACT_RETIRE:

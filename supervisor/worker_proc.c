@@ -189,9 +189,7 @@ void worker_proc_start(WorkerProc *wp)
 void worker_proc_retire(WorkerProc *wp)
 {
 	wp->wanted = FALSE;
-	if (wp->restart_timer)
-		g_source_remove(wp->restart_timer);
-	wp->restart_timer = 0;
+	g_clear_handle_id(&wp->restart_timer, g_source_remove);
 	wp->backoff_s = 0;
 	/* closing our end is the hang-up: a spawned worker is still reaped by
 	 * on_worker_exit(), which knows it is no longer wp->proc */
@@ -236,9 +234,7 @@ void worker_proc_kill(WorkerProc *wp)
 gboolean worker_proc_stop(WorkerProc *wp)
 {
 	wp->stopping = TRUE;
-	if (wp->restart_timer)
-		g_source_remove(wp->restart_timer);
-	wp->restart_timer = 0;
+	g_clear_handle_id(&wp->restart_timer, g_source_remove);
 	if (wp->socket_path) {
 		/* not our child: wait for it to hang up once it has cleaned up */
 		vm_channel_hang_up(wp->ch);

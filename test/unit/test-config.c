@@ -309,6 +309,9 @@ static void test_nbd_device(void)
 	static const char *const bad[] = {
 		"/dev/sda", "/dev/nbd", "/dev/nbd01", "/dev/nbd0/../sda", "/dev/nbd0 ", " /dev/nbd0",
 		"/dev/nbd12345", "dev/nbd0", "/dev//nbd0", "/dev/nbd-1", "/dev/nbd0p1", "/tmp/nbd0",
+		/* the reference's bare names: the same devices, one spelling */
+		"nbd", "nbd01", "nbd-1", "nbd0p1", "nbd12345", "sda", "nbd0/", "/nbd0", "/dev/nbd/0",
+		"NBD0",
 	};
 	struct vm_config cfg;
 	json_t *root;
@@ -322,17 +325,6 @@ static void test_nbd_device(void)
 	json_object_set_new(slot(root, "Slot_0"), "NBDDevice", json_string("/dev/nbd1023"));
 	expect_ok(root, &cfg);
 	g_assert_cmpstr(cfg.slots[0].nbd_device, ==, "/dev/nbd1023");
-
-	/* the reference's bare names: the same devices, one spelling */
-	static const char *const bare_bad[] = {
-		"nbd", "nbd01", "nbd-1", "nbd0p1", "nbd12345", "sda", "nbd0/", "/nbd0", "/dev/nbd/0",
-		"dev/nbd0", "NBD0",
-	};
-	for (size_t i = 0; i < G_N_ELEMENTS(bare_bad); i++) {
-		root = doc();
-		json_object_set_new(slot(root, "Slot_0"), "NBDDevice", json_string(bare_bad[i]));
-		expect_error(root, "MountPoints.Slot_0.NBDDevice", "NBD device");
-	}
 	root = doc();
 	json_object_set_new(slot(root, "Slot_0"), "NBDDevice", json_string("nbd7"));
 	json_object_set_new(slot(root, "Slot_1"), "NBDDevice", json_string("nbd1023"));
