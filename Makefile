@@ -16,8 +16,8 @@
 #   make install DESTDIR=...
 #   make deps       install the Debian packages of packages.txt that are missing
 #   make ARCH=armhf         cross-build into build/armhf/ (see "Cross-building")
-#   make deps ARCH=armhf    enable the armhf architecture, install packages-armhf.txt
-#                           (only for SYSROOT=/ and dpkg-buildpackage -a armhf)
+#   make deps ARCH=armhf SYSROOT=/   enable the armhf architecture, install
+#                           packages-armhf.txt (for dpkg-buildpackage -a armhf)
 #   make check-armhf        the unit tests built for armhf, run under qemu-arm,
 #                           then all the armhf virtual BMC's tests
 
@@ -49,7 +49,7 @@ PKG_CONFIG  ?= pkg-config
 # SYSROOT: by default the armhf virtual BMC's root (build/vm-armhf/root, Debian's
 # armhf packages unpacked by test/vm/build, which this Makefile runs when the
 # root is missing), so the host needs no foreign architecture; SYSROOT=/ takes
-# Debian's multiarch -dev packages instead (make deps ARCH=armhf).  A CC, AR
+# Debian's multiarch -dev packages instead (make deps ARCH=armhf SYSROOT=/).  A CC, AR
 # or PKG_CONFIG given on the command line or in the environment wins (dh does
 # that for dpkg-buildpackage -a).
 ifneq ($(ARCH),)
@@ -250,9 +250,11 @@ demo: deps
 	$(MAKE) --no-print-directory all
 	test/vm/run --timeout 900 -- test/demo/demo.sh
 
+# With SYSROOT=/ the target's libraries are Debian's multiarch packages: the
+# architecture is enabled and packages-ARCH.txt installed.
 deps:
 	@test/install-deps packages.txt
-ifneq ($(ARCH),)
+ifeq ($(SYSROOT_ABS),/)
 	@dpkg --print-foreign-architectures | grep -qx '$(ARCH)' || \
 	  { echo "deps: dpkg --add-architecture $(ARCH)"; dpkg --add-architecture '$(ARCH)' && apt-get update -qq; }
 	@test/install-deps packages-$(ARCH).txt
