@@ -69,12 +69,16 @@ def service_factory(bus, workdir, request):
         log = os.path.join(workdir, f"service-{request.node.name}.log")
         if asan:
             svc = vmtest.Service(bus, cfg, log, vmtest.ASAN_BUILD, vmtest.ASAN_ENV)
+            started.append(svc)  # stopped after, whatever the check below finds
             for pid in [svc.proc.pid] + faultlib.children(svc.proc.pid):
-                exe = os.readlink(f"/proc/{pid}/exe")
+                try:
+                    exe = os.readlink(f"/proc/{pid}/exe")
+                except FileNotFoundError:
+                    continue  # a cleaning worker that has just exited
                 assert exe.startswith(vmtest.ASAN_BUILD + "/"), f"{pid} runs {exe}, not ASan's"
         else:
             svc = vmtest.Service(bus, cfg, log)
-        started.append(svc)
+            started.append(svc)
         return svc
 
     yield start
