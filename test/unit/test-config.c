@@ -117,6 +117,15 @@ static json_t *slot(json_t *root, const char *name)
 	return s;
 }
 
+/* The shipped document with one string key of one slot set. */
+static json_t *doc_with(const char *slot_name, const char *key, const char *value)
+{
+	json_t *root = doc();
+
+	json_object_set_new(slot(root, slot_name), key, json_string(value));
+	return root;
+}
+
 static char *dump(json_t *root)
 {
 	char *text = json_dumps(root, JSON_INDENT(2));
@@ -181,8 +190,7 @@ static void test_wrong_type(void)
 {
 	json_t *root;
 
-	root = doc();
-	json_object_set_new(slot(root, "Slot_0"), "Timeout", json_string("30"));
+	root = doc_with("Slot_0", "Timeout", "30");
 	expect_error(root, "MountPoints.Slot_0.Timeout", "integer");
 	root = doc();
 	json_object_set_new(slot(root, "Slot_0"), "Timeout", json_real(30.0));
@@ -224,15 +232,13 @@ static void test_duplicates(void)
 {
 	json_t *root;
 
-	root = doc();
-	json_object_set_new(slot(root, "Slot_3"), "NBDDevice", json_string("/dev/nbd1"));
+	root = doc_with("Slot_3", "NBDDevice", "/dev/nbd1");
 	expect_error(root, "MountPoints.Slot_3.NBDDevice", "Slot_1");
 	root = doc();
 	json_object_set_new(slot(root, "Slot_2"), "UnixSocket",
 			    json_string("/run/virtual-media/nbd0.sock"));
 	expect_error(root, "MountPoints.Slot_2.UnixSocket", "Slot_0");
-	root = doc();
-	json_object_set_new(slot(root, "Slot_1"), "EndpointId", json_string("/nbd/0"));
+	root = doc_with("Slot_1", "EndpointId", "/nbd/0");
 	expect_error(root, "MountPoints.Slot_1.EndpointId", "Slot_0");
 }
 
@@ -317,26 +323,21 @@ static void test_nbd_device(void)
 	json_t *root;
 
 	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
-		root = doc();
-		json_object_set_new(slot(root, "Slot_0"), "NBDDevice", json_string(bad[i]));
+		root = doc_with("Slot_0", "NBDDevice", bad[i]);
 		expect_error(root, "MountPoints.Slot_0.NBDDevice", "NBD device");
 	}
-	root = doc();
-	json_object_set_new(slot(root, "Slot_0"), "NBDDevice", json_string("/dev/nbd1023"));
+	root = doc_with("Slot_0", "NBDDevice", "/dev/nbd1023");
 	expect_ok(root, &cfg);
 	g_assert_cmpstr(cfg.slots[0].nbd_device, ==, "/dev/nbd1023");
-	root = doc();
-	json_object_set_new(slot(root, "Slot_0"), "NBDDevice", json_string("nbd7"));
+	root = doc_with("Slot_0", "NBDDevice", "nbd7");
 	json_object_set_new(slot(root, "Slot_1"), "NBDDevice", json_string("nbd1023"));
 	expect_ok(root, &cfg);
 	g_assert_cmpstr(cfg.slots[0].nbd_device, ==, "/dev/nbd7");
 	g_assert_cmpstr(cfg.slots[1].nbd_device, ==, "/dev/nbd1023");
 	/* duplicates across the spellings, either way round */
-	root = doc();
-	json_object_set_new(slot(root, "Slot_3"), "NBDDevice", json_string("nbd1"));
+	root = doc_with("Slot_3", "NBDDevice", "nbd1");
 	expect_error(root, "MountPoints.Slot_3.NBDDevice", "Slot_1");
-	root = doc();
-	json_object_set_new(slot(root, "Slot_0"), "NBDDevice", json_string("nbd3"));
+	root = doc_with("Slot_0", "NBDDevice", "nbd3");
 	expect_error(root, "MountPoints.Slot_3.NBDDevice", "Slot_0");
 }
 
@@ -351,13 +352,11 @@ static void test_unix_socket(void)
 	json_t *root;
 
 	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
-		root = doc();
-		json_object_set_new(slot(root, "Slot_0"), "UnixSocket", json_string(bad[i]));
+		root = doc_with("Slot_0", "UnixSocket", bad[i]);
 		expect_error(root, "MountPoints.Slot_0.UnixSocket", NULL);
 	}
 	for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
-		root = doc();
-		json_object_set_new(slot(root, "Slot_0"), "UnixSocket", json_string(good[i]));
+		root = doc_with("Slot_0", "UnixSocket", good[i]);
 		expect_ok(root, &cfg);
 	}
 	/* longer than sun_path */
@@ -376,11 +375,9 @@ static void test_endpoint_per_mode(void)
 	struct vm_config cfg;
 	json_t *root;
 
-	root = doc();
-	json_object_set_new(slot(root, "Slot_0"), "EndpointId", json_string(""));
+	root = doc_with("Slot_0", "EndpointId", "");
 	expect_error(root, "MountPoints.Slot_0.EndpointId", "Proxy");
-	root = doc();
-	json_object_set_new(slot(root, "Slot_1"), "EndpointId", json_string("nbd 1"));
+	root = doc_with("Slot_1", "EndpointId", "nbd 1");
 	expect_error(root, "MountPoints.Slot_1.EndpointId", "path");
 
 	/* two Legacy slots with "": no duplicate */
@@ -390,16 +387,14 @@ static void test_endpoint_per_mode(void)
 	g_assert_cmpstr(cfg.slots[3].endpoint_id, ==, "");
 
 	/* an old config's Legacy endpoint: loads, flagged for the warning */
-	root = doc();
-	json_object_set_new(slot(root, "Slot_2"), "EndpointId", json_string("/nbd/2"));
+	root = doc_with("Slot_2", "EndpointId", "/nbd/2");
 	expect_ok(root, &cfg);
 	g_assert_cmpstr(cfg.slots[2].endpoint_id, ==, "/nbd/2");
 	g_assert_true(vm_slot_endpoint_misleads(&cfg.slots[2]));
 	g_assert_false(vm_slot_endpoint_misleads(&cfg.slots[0]));
 	g_assert_false(vm_slot_endpoint_misleads(&cfg.slots[3]));
 	/* ... and still unique among the non-empty ones */
-	root = doc();
-	json_object_set_new(slot(root, "Slot_2"), "EndpointId", json_string("/nbd/0"));
+	root = doc_with("Slot_2", "EndpointId", "/nbd/0");
 	expect_error(root, "MountPoints.Slot_2.EndpointId", "Slot_0");
 }
 
@@ -561,20 +556,16 @@ static void test_media(void)
 	json_t *root;
 
 	for (size_t i = 0; i < G_N_ELEMENTS(ok); i++) {
-		root = doc();
-		json_object_set_new(slot(root, "Slot_1"), "Media", json_string(ok[i].text));
+		root = doc_with("Slot_1", "Media", ok[i].text);
 		expect_ok(root, &cfg);
 		g_assert_cmpint(cfg.slots[1].media, ==, ok[i].policy);
 		g_assert_cmpint(cfg.slots[0].media, ==, VM_MEDIA_POLICY_AUTO);
 	}
-	root = doc();
-	json_object_set_new(slot(root, "Slot_1"), "Media", json_string("iso"));
+	root = doc_with("Slot_1", "Media", "iso");
 	expect_error(root, "MountPoints.Slot_1.Media", "cdrom");
-	root = doc();
-	json_object_set_new(slot(root, "Slot_1"), "Media", json_string("CDROM"));
+	root = doc_with("Slot_1", "Media", "CDROM");
 	expect_error(root, "MountPoints.Slot_1.Media", NULL);
-	root = doc();
-	json_object_set_new(slot(root, "Slot_1"), "Media", json_string("a much longer string"));
+	root = doc_with("Slot_1", "Media", "a much longer string");
 	expect_error(root, "MountPoints.Slot_1.Media", NULL);
 	root = doc();
 	json_object_set_new(slot(root, "Slot_1"), "Media", json_integer(1));
