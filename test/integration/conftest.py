@@ -19,13 +19,22 @@ def pytest_configure(config):
         raise pytest.UsageError("these tests run inside the virtual BMC: test/integration/run")
 
 
+@pytest.fixture(scope="session")
+def kernel_log():
+    return faultlib.KernelLog()
+
+
 @pytest.fixture(autouse=True)
-def clean_slate():
+def clean_slate(kernel_log):
     """Runs last after each test: what the test and its fixtures left behind
-    fails that test, and is removed so that the next ones start clean."""
+    fails that test, and is removed so that the next ones start clean; so
+    does the kernel's complaint (sweep.sweep)."""
     yield
-    left = sweep.sweep()
-    assert not left, f"left behind (and now removed): {left}"
+    left = sweep.sweep(kernel_log)
+    if left:
+        pytest.fail("left behind (and now removed): " +
+                    "\n".join(f"{kind}:\n  " + "\n  ".join(map(str, what))
+                              for kind, what in left.items()), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -87,7 +96,7 @@ def service_factory(bus, workdir, request):
             rc = svc.stop()
         except subprocess.TimeoutExpired:
             pytest.fail(f"the service did not stop within 40 s of SIGTERM "
-                        f"(the sweeper kills it):\n{svc.log_text()[-8000:]}")
+                        f"(the sweeper kills it):\n{svc.log_tail(8000)}")
         if getattr(request.node, "rep_call_failed", False) or os.environ.get("VMTEST_SHOW_LOG"):
             print(svc.log_text())
         assert rc == 0, f"the service exited with {rc}:\n{svc.log_text()}"

@@ -5,6 +5,7 @@ of everything a mount can leave behind (processes, fds, nbd connections,
 gadgets, mounts, sockets, temp files, RSS)."""
 import glob
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -82,7 +83,9 @@ def process_line(pid, argv):
 
 def describe_processes():
     """One line per process of the service and its children: pid, state, where
-    it waits, argv; then one per other thread.  For failure messages."""
+    it waits, argv; then one per other thread; then every task of the VM that
+    waits uninterruptibly, who holds the slots' locks and the NBD devices, and
+    the kernel's complaints and last words.  For failure messages."""
     lines = []
     for pid, argv in sorted(cmdlines().items()):
         if os.path.basename(argv[0]) in SERVICE_PROGRAMS:
@@ -91,13 +94,145 @@ def describe_processes():
                 tid = os.path.basename(task)
                 if tid != str(pid):
                     lines.append(f"  thread {tid} [{wchan(f'{pid}/task/{tid}')}]")
+    lines += _section("exiting processes of the service (no argv left)", exiting_service_processes())
+    lines += _section("tasks in uninterruptible sleep", blocked_tasks())
+    lines += _section("holders of the slots' locks", slot_lock_holders())
+    lines += _section("holders of NBD devices", nbd_holders())
     try:
         dmesg = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=10).stdout
+        lines += _section("the kernel's complaints", [l for l in dmesg.splitlines()
+                                                       if KERNEL_TROUBLE.search(l)][:40])
         lines.append("--- the kernel's last words ---")
         lines += dmesg.splitlines()[-25:]
     except (OSError, subprocess.SubprocessError):
         pass
     return "\n".join(lines)
+
+
+def _section(title, items):
+    return [f"--- {title} ---"] + list(items) if items else []
+
+
+# What the kernel says when it is in trouble: a test after which it says so fails
+# (sweep.py), and failure reports quote it.
+KERNEL_TROUBLE = re.compile(r"BUG:|WARNING:|Oops|general protection|blocked for more than|"
+                            r"soft lockup|Busy inodes|still in use|Kernel panic|RIP:")
+
+
+class KernelLog:
+    """The kernel's messages since the last look, from /dev/kmsg."""
+
+    def __init__(self):
+        self.fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        os.lseek(self.fd, 0, os.SEEK_END)
+
+    def new_lines(self):
+        out = []
+        while True:
+            try:
+                record = os.read(self.fd, 8192).decode(errors="replace")
+            except BlockingIOError:
+                return out
+            except BrokenPipeError:
+                continue  # records overwritten before we read them: go on after them
+            head, _, text = record.partition(";")
+            usec = head.split(",")[2] if head.count(",") >= 2 else "0"
+            # "prio,seq,usec,flags;text\n" then " KEY=value" lines: the text alone
+            out.append(f"[{int(usec) / 1e6:12.6f}] {text.splitlines()[0] if text else ''}")
+
+    def trouble(self):
+        """The new messages, if any of them says the kernel is in trouble."""
+        lines = self.new_lines()
+        return lines[-80:] if any(KERNEL_TROUBLE.search(l) for l in lines) else []
+
+
+def _comm_and_state(pid):
+    """(comm, state, flags) from /proc/PID/stat, or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+    except OSError:
+        return None
+    comm = text[text.index("(") + 1:text.rindex(")")]
+    fields = text.rsplit(")", 1)[1].split()
+    return comm, fields[0], int(fields[6])
+
+
+PF_KTHREAD = 0x00200000
+
+
+def exiting_service_processes():
+    """A process that is exiting has no argv (cmdlines() skips it) but keeps its
+    name: one of ours stuck on its way out still holds its files and locks."""
+    names = {p[:15] for p in SERVICE_PROGRAMS}  # the kernel keeps 15 characters
+    with_argv = cmdlines()
+    out = []
+    for p in glob.glob("/proc/[0-9]*"):
+        pid = int(os.path.basename(p))
+        info = _comm_and_state(pid)
+        if info and pid not in with_argv and info[0] in names and not info[2] & PF_KTHREAD:
+            out.append(f"{pid} {info[1]} [{wchan(pid)}] ({info[0]}, exiting)")
+    return sorted(out)
+
+
+def blocked_tasks():
+    """Every task (thread) in state D, with its kernel stack's top."""
+    out = []
+    for t in glob.glob("/proc/[0-9]*/task/[0-9]*"):
+        pid, tid = t.split("/")[2], t.split("/")[4]
+        info = _comm_and_state(f"{pid}/task/{tid}")
+        if info and info[1] == "D":
+            out.append(f"{pid}/{tid} {info[0]} [{wchan(f'{pid}/task/{tid}')}]")
+    return sorted(out)
+
+
+def slot_lock_holders():
+    """Who holds /run/vmedia/*.lock (the workers' slot locks), from /proc/locks."""
+    inodes = {}
+    for path in glob.glob(os.path.join(SHARE_RUN_DIR, "*.lock")):
+        try:
+            inodes[os.stat(path).st_ino] = path
+        except OSError:
+            pass
+    out = []
+    try:
+        with open("/proc/locks") as f:
+            for line in f:
+                # 1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF
+                fields = line.split()
+                if "->" in fields:
+                    fields.remove("->")
+                ino = int(fields[5].rsplit(":", 1)[1])
+                if ino in inodes:
+                    info = _comm_and_state(fields[4])
+                    out.append(f"{inodes[ino]}: pid {fields[4]} "
+                               f"({'gone' if not info else ' '.join(map(str, info[:2]))})")
+    except (OSError, ValueError, IndexError):
+        pass
+    return sorted(out)
+
+
+def nbd_holders():
+    """The processes with an NBD device open, and the devices' sizes (a device
+    keeps its size until its last opener closes it)."""
+    out = []
+    for size in sorted(glob.glob("/sys/block/nbd*/size")):
+        dev = size.split("/")[3]
+        try:
+            if int(open(size).read()) == 0:
+                continue
+        except (OSError, ValueError):
+            continue
+        holders = []
+        for fd in glob.glob("/proc/[0-9]*/fd/*"):
+            try:
+                if os.readlink(fd) == f"/dev/{dev}":
+                    holders.append(fd.split("/")[2])
+            except OSError:
+                pass
+        out.append(f"{dev}: size {open(size).read().strip()} sectors, open by "
+                   f"{', '.join(sorted(set(holders))) or 'no process (the kernel: a gadget?)'}")
+    return out
 
 
 def cmdlines():

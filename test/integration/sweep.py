@@ -60,9 +60,15 @@ def _remove_gadget(path):
                 pass
 
 
-def sweep():
-    """Remove what is left; return {kind: [what]} of what was found."""
+def sweep(kernel_log=None):
+    """Remove what is left; return {kind: [what]} of what was found, and the
+    kernel's messages since the last sweep if they say it is in trouble (a
+    BUG, a warning, a task blocked for minutes: the test during which it
+    happened fails with them, not the later ones that meet its consequences)."""
     found = {}
+    trouble = kernel_log.trouble() if kernel_log else []
+    if trouble:
+        found["kernel trouble"] = trouble
     procs = _stray_processes()
     if procs:
         found["processes"] = [faultlib.process_line(pid, a) for pid, a in sorted(procs.items())]

@@ -197,7 +197,7 @@ def _run_cycles(bus, svc, plan, images, nginx, n):
         t.join()
     for t in threads:
         if t.error:
-            raise AssertionError(f"{t.name}: {t.error}\n{svc.log_text()[-6000:]}") from t.error
+            raise AssertionError(f"{t.name}: {t.error}\n{svc.log_tail(6000)}") from t.error
     return {t.name: (t.done, t.sampled, [vmtest.errno_name(e) for e in t.server_failures])
             for t in threads}
 

@@ -138,7 +138,7 @@ def inject(svc, slot, start, victim, want, image, label, usable_within=120):
         wait_for(f"{slot.name} to be usable again", slot.worker_ready,
                  max(1, usable_within - (time.monotonic() - t_kill)))
     except AssertionError as e:
-        raise AssertionError(f"{e}\n{svc.log_text()[-5000:]}") from None
+        raise AssertionError(f"{e}\n{svc.log_tail(5000)}") from None
     t_usable = time.monotonic() - t_kill
     assert slot.get("Process", "Active") is False
     assert False in slot.changed("Active")
@@ -292,14 +292,14 @@ def kill_supervisor_mid_read(svc, nginx, smbd, images, whole_tree):
             # instance's workers do (systemd restarts the service); until then
             # the host waits on the gadget like on any stalled disk.
             left = leftovers()
-            print("--- the dead instance's log, from the kill ---\n" + svc.log_text()[-4000:])
+            print("--- the dead instance's log, from the kill ---\n" + svc.log_tail(4000))
             restart(svc)
         for r in readers:
             r.wait(HOST_IO_BOUND)
         t_readers = time.monotonic() - t_kill
         if not whole_tree:
             left = leftovers()
-            print("--- the dead instance's log, from the kill ---\n" + svc.log_text()[-4000:])
+            print("--- the dead instance's log, from the kill ---\n" + svc.log_tail(4000))
             restart(svc)
         print(f"killed {len(victims)} processes; readers ended after {t_readers:.1f} s; "
               f"left behind: {left}")

@@ -11,6 +11,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -218,7 +219,7 @@ class Service:
         except AssertionError as e:
             import faultlib
             raise AssertionError(f"{e}\n--- processes ---\n{faultlib.describe_processes()}\n"
-                                 f"--- the service's log ---\n{self.log_text()[-6000:]}") from None
+                                 f"--- the service's log ---\n{self.log_tail(6000)}") from None
 
     def has_name(self):
         reply = self.conn.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus",
@@ -246,6 +247,21 @@ class Service:
     def log_text(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
+
+    def log_tail(self, chars):
+        """The log's end for a failure message, a run of lines that differ only
+        in their time stamp (a test polling the slot) shown once with its count."""
+        out, last, repeats = [], None, 0
+        for line in self.log_text().splitlines() + [None]:
+            key = re.sub(r"\d\d:\d\d:\d\d\.\d{3}", "", line) if line is not None else None
+            if key is not None and key == last:
+                repeats += 1
+                continue
+            if repeats:
+                out.append(f"    (and {repeats} more like it)")
+            out.append(line)
+            last, repeats = key, 0
+        return "\n".join(out[:-1])[-chars:]
 
     def managed_objects(self):
         reply = self.conn.call_sync(BUS_NAME, ROOT, "org.freedesktop.DBus.ObjectManager",
