@@ -74,6 +74,7 @@ struct _Worker {
 
 	gboolean connected;     /* the device has a size */
 	gboolean orphan_cleared; /* attached by a crashed worker's nbd-client: cleared */
+	guint attached_waits;   /* grace periods waited for the device's release */
 	gboolean lost_connection;
 	gboolean media_known;
 	int media;
@@ -498,6 +499,7 @@ static void settle(Worker *w)
 	w->media_known = FALSE;
 	w->lost_connection = FALSE;
 	w->orphan_cleared = FALSE;
+	w->attached_waits = 0;
 
 	switch (op) {
 	case OP_STARTUP:
@@ -575,9 +577,18 @@ static void worker_advance(Worker *w)
 		stop_child(w);
 	else if (w->connected) {
 		/* the client has gone (ours, or a crash's, cleared above) and the
-		 * kernel's announcement is on its way */
-		if (!w->stop_timer)
+		 * kernel's announcement is on its way -- unless someone else has the
+		 * device open: the kernel keeps its size until the last opener
+		 * closes it, so say so and try again at each grace period */
+		if (!w->stop_timer) {
+			if (w->attached_waits++ == 1)
+				g_warning("%s: %s is still attached %d s after its client ended: "
+					  "is it open elsewhere? disconnecting it again until it is free",
+					  w->slot->name, w->slot->nbd_device, STOP_GRACE_SECONDS);
+			if (w->attached_waits > 1)
+				nbd_device_disconnect(w->dev);
 			w->stop_timer = g_timeout_add_seconds(STOP_GRACE_SECONDS, on_stop_timer, w);
+		}
 	} else if (w->server && child_running(nbdkit_child(w->server))) {
 		/* the device is free: the image server goes last */
 		if (!w->stop_timer) {
