@@ -51,19 +51,21 @@ static int try_mount(const struct mount_job *j, const char *addr, const char *ve
 	int r;
 
 	/* seal: encryption required; the kernel refuses the mount rather than go without.
-	 * cache=none, nohandlecache, closetimeo=0: no page cache (and no read-ahead
-	 * in flight), no cached directory handles, no deferred close.  With cifs'
-	 * caching, unmounting right after nbdkit closed the image it was reading
-	 * hit "Busy inodes after unmount" (a BUG() in generic_shutdown_super,
-	 * Linux 6.1), which killed the unmounting thread.  The BMC's page cache
-	 * of /dev/nbdN caches the image anyway. */
+	 * cache=none, nohandlecache, closetimeo=0, nolease: no page cache (and no
+	 * read-ahead in flight), no cached directory handles, no deferred close,
+	 * no leases (so no lease-break work).  Each of those is kernel work that
+	 * holds the image's inode after nbdkit has closed it; unmounting while
+	 * one ran hit "Busy inodes after unmount" (a BUG() in
+	 * generic_shutdown_super, Linux 6.1), which killed the unmounting thread
+	 * and left the share's superblock locked.  The BMC's page cache of
+	 * /dev/nbdN caches the image anyway. */
 	if (j->creds.present)
 		data = g_strdup_printf("ip=%s,unc=\\\\%s\\%s,vers=%s,seal,sec=ntlmssp,username=%s,password=%s,"
-				       "noperm,cache=none,nohandlecache,closetimeo=0%s",
+				       "noperm,cache=none,nohandlecache,closetimeo=0,nolease%s",
 				       addr, j->host, j->share, vers, user, password, port);
 	else
 		data = g_strdup_printf("ip=%s,unc=\\\\%s\\%s,vers=%s,seal,guest,noperm,cache=none,"
-				       "nohandlecache,closetimeo=0%s", addr, j->host, j->share, vers, port);
+				       "nohandlecache,closetimeo=0,nolease%s", addr, j->host, j->share, vers, port);
 	r = mount(source, j->mountpoint, "cifs",
 		  MS_NOSUID | MS_NODEV | MS_NOEXEC | (j->rw ? 0 : MS_RDONLY), data);
 	r = r < 0 ? errno : 0;
