@@ -255,3 +255,30 @@ def test_media_policy_forces_the_presentation(service_factory, iso, disk):
     finally:
         for s in servers:
             s.stop()
+
+
+def test_a_device_held_open_elsewhere_is_released_before_the_slot_is_ready(service, iso):
+    """Another BMC process (a blkid, a dd) that has the NBD device open when
+    the slot is unmounted keeps the device's size: the kernel clears it only
+    at the last close.  The worker says so, keeps disconnecting, and answers
+    the Unmount once the device is free -- not before, not never."""
+    slot = service.slots["Slot_0"]
+    server = Nbdkit(slot.socket, iso)
+    try:
+        mount_ok(slot)
+        holder = os.open(slot.device, os.O_RDONLY)
+        try:
+            assert slot.unmount() is True
+            wait_for("the worker to say the device is held",
+                     lambda: "is still attached" in service.log_text(), 30)
+            slot.pump()
+            assert not slot.completions, "Completion while the device was still attached"
+            assert slot.nbd_size() > 0
+        finally:
+            os.close(holder)
+        result = slot.wait_completion(30)
+        assert result == 0, f"Completion {vmtest.errno_name(result)}\n{service.log_text()}"
+        slot.assert_clean()
+        assert slot.get("Process", "Active") is False
+    finally:
+        server.stop()
