@@ -164,12 +164,19 @@ def test_kill_nbdkit_smb(svc, smbd, images):
     assert faultlib.mounts_under() == [], "the share is still mounted"
 
 
+def proxy_mount(slot, server):
+    """Mount a Proxy slot, its (test's) server alive: see Nbdkit.ensure_running."""
+    server.ensure_running()
+    return slot.mount()
+
+
 def test_kill_nbd_client_proxy(svc, images):
     slot = svc.slots["Slot_0"]
     image = os.path.join(images, "big.img")
     server = Nbdkit(slot.socket, image)
     try:
-        code = inject(svc, slot, slot.mount, lambda: faultlib.child_named(slot, "nbd-client"),
+        code = inject(svc, slot, lambda: proxy_mount(slot, server),
+                      lambda: faultlib.child_named(slot, "nbd-client"),
                       (errno.ECONNRESET,), image, "nbd-client (proxy)")
     finally:
         server.stop()
@@ -190,7 +197,7 @@ def test_kill_worker_proxy(svc, images):
     try:
         # well before the NBD timeout (Timeout): the new worker clears the device
         # that the dead one's nbd-client left, failing the host's requests in flight
-        inject(svc, slot, slot.mount, lambda: faultlib.worker_pid(slot),
+        inject(svc, slot, lambda: proxy_mount(slot, server), lambda: faultlib.worker_pid(slot),
                (errno.ECONNRESET,), image, "worker (proxy)", usable_within=25)
     finally:
         server.stop()
@@ -210,7 +217,8 @@ def test_kill_gadget_helper(svc, images):
     image = os.path.join(images, "big.img")
     server = Nbdkit(slot.socket, image)
     try:
-        inject(svc, slot, slot.mount, lambda: faultlib.child_named(slot, "vmedia-gadget-helper"),
+        inject(svc, slot, lambda: proxy_mount(slot, server),
+               lambda: faultlib.child_named(slot, "vmedia-gadget-helper"),
                (errno.ECONNRESET,), image, "gadget-helper (proxy)")
     finally:
         server.stop()
