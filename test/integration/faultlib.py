@@ -53,11 +53,8 @@ class HostReader:
 
 
 def proc_state(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return "gone"
+    info = _comm_and_state(pid)
+    return info[1] if info else "gone"
 
 
 def wchan(pid):
@@ -215,24 +212,27 @@ def slot_lock_holders():
 def nbd_holders():
     """The processes with an NBD device open, and the devices' sizes (a device
     keeps its size until its last opener closes it)."""
-    out = []
-    for size in sorted(glob.glob("/sys/block/nbd*/size")):
-        dev = size.split("/")[3]
+    sizes = {}
+    for path in sorted(glob.glob("/sys/block/nbd*/size")):
         try:
-            if int(open(size).read()) == 0:
-                continue
+            with open(path) as f:
+                sectors = int(f.read())
         except (OSError, ValueError):
             continue
-        holders = []
+        if sectors:
+            sizes["/dev/" + path.split("/")[3]] = sectors
+    holders = {dev: set() for dev in sizes}
+    if sizes:
         for fd in glob.glob("/proc/[0-9]*/fd/*"):
             try:
-                if os.readlink(fd) == f"/dev/{dev}":
-                    holders.append(fd.split("/")[2])
+                target = os.readlink(fd)
             except OSError:
-                pass
-        out.append(f"{dev}: size {open(size).read().strip()} sectors, open by "
-                   f"{', '.join(sorted(set(holders))) or 'no process (the kernel: a gadget?)'}")
-    return out
+                continue
+            if target in holders:
+                holders[target].add(fd.split("/")[2])
+    return [f"{dev[5:]}: size {sectors} sectors, open by "
+            f"{', '.join(sorted(holders[dev])) or 'no process (the kernel: a gadget?)'}"
+            for dev, sectors in sizes.items()]
 
 
 def cmdlines():

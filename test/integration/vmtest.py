@@ -9,6 +9,7 @@ media shows up as /dev/srN or /dev/sdX.
 import errno
 import glob
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -90,26 +91,25 @@ class Nbdkit:
         args = ["nbdkit", "--foreground", "--unix", socket_path, "--exit-with-parent"]
         if readonly:
             args.append("--readonly")
-        args += ["file", image]
-        self.args = args
-        self.restarts = 0
-        self.proc = subprocess.Popen(args)
-        wait_for(f"nbdkit on {socket_path}", lambda: os.path.exists(socket_path), 10)
+        self.args = args + ["file", image]
+        self._start()
+
+    def _start(self):
+        self.proc = subprocess.Popen(self.args)
+        wait_for(f"nbdkit on {self.socket_path}", lambda: os.path.exists(self.socket_path), 10)
 
     def ensure_running(self):
         """Start it again if it has died.  nbdkit 1.32 itself can abort when its
         client is killed mid-reply ("raw_send_socket: Assertion `sock >= 0'
         failed", seen under load): in Proxy mode that server is the web
         server's, not the service's, and the fault tests test the service's
-        recovery, so the next Mount gets a live server (counted in restarts)."""
+        recovery, so the next Mount gets a live server (and the output says so)."""
         if self.proc.poll() is None:
             return
         print(f"the test's nbdkit had exited ({self.proc.returncode}): started again")
-        self.restarts += 1
         if os.path.exists(self.socket_path):
             os.unlink(self.socket_path)
-        self.proc = subprocess.Popen(self.args)
-        wait_for(f"nbdkit on {self.socket_path}", lambda: os.path.exists(self.socket_path), 10)
+        self._start()
 
     def stop(self):
         if self.proc.poll() is None:
@@ -268,17 +268,14 @@ class Service:
     def log_tail(self, chars):
         """The log's end for a failure message, a run of lines that differ only
         in their time stamp (a test polling the slot) shown once with its count."""
-        out, last, repeats = [], None, 0
-        for line in self.log_text().splitlines() + [None]:
-            key = re.sub(r"\d\d:\d\d:\d\d\.\d{3}", "", line) if line is not None else None
-            if key is not None and key == last:
-                repeats += 1
-                continue
+        out = []
+        for _, run in itertools.groupby(self.log_text().splitlines(),
+                                        lambda line: re.sub(r"\d\d:\d\d:\d\d\.\d{3}", "", line)):
+            first, repeats = next(run), sum(1 for _ in run)
+            out.append(first)
             if repeats:
                 out.append(f"    (and {repeats} more like it)")
-            out.append(line)
-            last, repeats = key, 0
-        return "\n".join(out[:-1])[-chars:]
+        return "\n".join(out)[-chars:]
 
     def managed_objects(self):
         reply = self.conn.call_sync(BUS_NAME, ROOT, "org.freedesktop.DBus.ObjectManager",
