@@ -8,6 +8,14 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include <gio/gunixmounts.h>
+
+#include "worker/cifs_opens.h"
+
+/* How long an unmount waits for the kernel to finish the reads of a dead
+ * nbdkit (see cifs_opens.h): below the supervisor's 25 s for a stop. */
+#define DEAD_READS_LIMIT_MS 20000
+
 char *share_mountpoint(const char *slot)
 {
 	return g_build_filename(VM_SHARE_RUN_DIR, slot, NULL);
@@ -63,9 +71,24 @@ int share_task_finish(GAsyncResult *res)
 	return error ? ECANCELED : (int)r;
 }
 
+/* From the mount table, not stat(): that would ask the server. */
+static gboolean is_smb_share(const char *mp)
+{
+	GUnixMountEntry *m = g_unix_mount_at(mp, NULL);
+	const char *type = m ? g_unix_mount_get_fs_type(m) : NULL;
+	gboolean smb = type && (g_str_equal(type, "cifs") || g_str_equal(type, "smb3"));
+
+	if (m)
+		g_unix_mount_free(m);
+	return smb;
+}
+
 static void unmount_thread(GTask *task, gpointer src, gpointer data, GCancellable *cancellable)
 {
 	const char *mp = data;
+
+	if (is_smb_share(mp))
+		cifs_wait_for_dead_opens(mp, DEAD_READS_LIMIT_MS);
 
 	/* No stat() first: on a share it asks the server.  Lazy, and in a thread:
 	 * the last reference to a network share is dropped on the way out of

@@ -53,12 +53,9 @@ static int try_mount(const struct mount_job *j, const char *addr, const char *ve
 	/* seal: encryption required; the kernel refuses the mount rather than go without.
 	 * cache=none, nohandlecache, closetimeo=0, nolease: no page cache (and no
 	 * read-ahead in flight), no cached directory handles, no deferred close,
-	 * no leases (so no lease-break work).  Each of those is kernel work that
-	 * holds the image's inode after nbdkit has closed it; unmounting while
-	 * one ran hit "Busy inodes after unmount" (a BUG() in
-	 * generic_shutdown_super, Linux 6.1), which killed the unmounting thread
-	 * and left the share's superblock locked.  The BMC's page cache of
-	 * /dev/nbdN caches the image anyway. */
+	 * no leases: the less kernel work holds the image after nbdkit has closed
+	 * it, the safer the unmount (see cifs_opens.h for what remains).  The
+	 * BMC's page cache of /dev/nbdN caches the image anyway. */
 	if (j->creds.present)
 		data = g_strdup_printf("ip=%s,unc=\\\\%s\\%s,vers=%s,seal,sec=ntlmssp,username=%s,password=%s,"
 				       "noperm,cache=none,nohandlecache,closetimeo=0,nolease%s",

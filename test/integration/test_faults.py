@@ -12,6 +12,7 @@ for good (a clean, reported failure within the bound)."""
 import errno
 import os
 import signal
+import subprocess
 import threading
 import time
 
@@ -162,6 +163,42 @@ def test_kill_nbdkit_smb(svc, smbd, images):
     inject(svc, slot, lambda: mount_smb(slot), lambda: faultlib.child_named(slot, "nbdkit"),
            (errno.ECONNRESET, errno.EIO), os.path.join(images, "big.img"), "nbdkit (smb)")
     assert faultlib.mounts_under() == [], "the share is still mounted"
+
+
+def test_kill_nbdkit_smb_with_reads_on_the_wire(svc, smbd, images):
+    """nbdkit killed while its reads of the share are still on the wire (a
+    slow link: 300 ms round trips): the kernel finishes them after nbdkit has
+    gone and holds the image until then.  The share is unmounted only after
+    that -- before, Linux 6.1 BUG()s ("Busy inodes after unmount") and every
+    later mount of the server hangs (CI, sessions 3, 5, 6)."""
+    slot = svc.slots["Slot_3"]
+    image = os.path.join(images, "big.img")
+    subprocess.run(["tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "150ms"],
+                   check=True)
+    try:
+        dev = mounted(slot, lambda: mount_smb(slot), svc)
+        reader = HostReader(dev, bs="1M")  # each read several round trips on the wire
+        try:
+            time.sleep(3)
+            assert reader.running(), f"the host's reader ended early: {reader.error()}"
+            slot.forget_completions()
+            os.kill(faultlib.child_named(slot, "nbdkit"), signal.SIGKILL)
+            result = slot.wait_completion(HOST_IO_BOUND)
+            reader.wait(HOST_IO_BOUND)
+        finally:
+            reader.stop()
+        assert result in (errno.ECONNRESET, errno.EIO), \
+            f"Completion {vmtest.errno_name(result)}\n{svc.log_text()}"
+        wait_for(f"{slot.name} to be usable again", slot.worker_ready, 60)
+    finally:
+        subprocess.run(["tc", "qdisc", "del", "dev", "lo", "root"], check=True)
+    log = svc.log_text()
+    # the race was run: the worker met the dead nbdkit's reads and waited
+    assert "the kernel still finishes the reads of" in log, log
+    assert "the kernel has let go of them" in log, log
+    assert faultlib.mounts_under() == [], "the share is still mounted"
+    slot.assert_clean()
+    remount_checks_out(slot, lambda: mount_smb(slot), image, svc)
 
 
 def proxy_mount(slot, server):
