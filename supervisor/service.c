@@ -104,8 +104,9 @@ static gboolean on_stop_given_up(gpointer data)
 	Service *svc = data;
 
 	svc->stop_timer = 0;
+	/* running: the slots not yet stopped (service_stop() counted itself out) */
 	g_critical("%u workers did not exit even when killed: exiting without them",
-		   svc->running - 1);
+		   svc->running);
 	g_main_loop_quit(svc->loop);
 	return G_SOURCE_REMOVE;
 }
