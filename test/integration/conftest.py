@@ -13,6 +13,7 @@ import vmtest
 
 
 def pytest_configure(config):
+    config.stash[DIGEST] = {}
     config.addinivalue_line("markers", "asan: the service runs its ASan/UBSan build "
                             "(build/asan, made by make check-asan) when there is one")
     if not os.path.isdir(vmtest.GADGETS):
@@ -24,13 +25,28 @@ def kernel_log():
     return faultlib.KernelLog()
 
 
+# What the end of the run says (pytest_unconfigure): the kernel's complaints and
+# the failures, a line each, where a log's tail shows them.
+DIGEST = pytest.StashKey[dict]()
+
+
 @pytest.fixture(autouse=True)
-def clean_slate(kernel_log):
+def clean_slate(kernel_log, request):
     """Runs last after each test: what the test and its fixtures left behind
     fails that test, and is removed so that the next ones start clean; so
     does the kernel's complaint (sweep.sweep)."""
     yield
     left = sweep.sweep(kernel_log)
+    trouble = left.get("kernel trouble")
+    if trouble:
+        # pytest keeps one teardown error of a test: an earlier fixture's
+        # (the service's) would hide this one, so it goes in the report too
+        request.node.kernel_trouble = trouble
+        # the kernel's own words first (BUG:, WARNING:, ...), then any trouble line
+        first = next((l for l in trouble if faultlib.KERNEL_HEADLINE.search(l)),
+                     next(l for l in trouble if faultlib.KERNEL_TROUBLE.search(l)))
+        request.config.stash[DIGEST].setdefault("kernel", []).append(
+            f"kernel trouble during {request.node.nodeid}: {first.strip()}")
     if left:
         pytest.fail("left behind (and now removed): " +
                     "\n".join(f"{kind}:\n  " + "\n  ".join(map(str, what))
@@ -113,6 +129,25 @@ def pytest_runtest_makereport(item, call):
     rep = outcome.get_result()
     if rep.when == "call":
         item.rep_call_failed = rep.failed
+    if rep.when == "teardown" and getattr(item, "kernel_trouble", None):
+        rep.sections.append(("the kernel's complaint", "\n".join(item.kernel_trouble)))
+    if rep.failed:
+        why = str(rep.longrepr).strip().splitlines()
+        why = next((l for l in why if l.startswith("E ")), why[-1] if why else "")
+        item.config.stash[DIGEST].setdefault("failed", []).append(
+            f"{rep.when} of {item.nodeid}: {why[:200]}")
+
+
+def pytest_unconfigure(config):
+    """After pytest's last line: the first failures and every kernel complaint,
+    a line each (a CI log's tail may be all that is read)."""
+    digest = config.stash.get(DIGEST, {})
+    kernel, failed = digest.get("kernel", []), digest.get("failed", [])
+    if not kernel and not failed:
+        return
+    print("\n--- digest: kernel complaints, then the first failures ---")
+    for line in kernel[:5] + failed[:5]:
+        print(line)
 
 
 @pytest.fixture

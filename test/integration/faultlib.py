@@ -114,6 +114,9 @@ def _section(title, items):
 # (sweep.py), and failure reports quote it.
 KERNEL_TROUBLE = re.compile(r"BUG:|WARNING:|Oops|general protection|blocked for more than|"
                             r"soft lockup|Busy inodes|still in use|Kernel panic|RIP:")
+# the line of a complaint that says what it is (not its registers or stack)
+KERNEL_HEADLINE = re.compile(r"BUG:|WARNING:|Oops|general protection|blocked for more than|"
+                             r"soft lockup|Busy inodes|Kernel panic")
 
 
 class KernelLog:
