@@ -2,6 +2,8 @@
 /* A child process of the worker: see child.h. */
 #include "worker/child.h"
 
+#include <errno.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -64,6 +66,15 @@ static void drop_rights(gpointer data)
 		_exit(126);
 }
 
+/* nbd-client keeps CAP_SYS_ADMIN alone: the worker's other ambient right
+ * (CAP_DAC_READ_SEARCH, for /proc/fs/cifs) is not its business. */
+static void keep_sys_admin_only(gpointer data)
+{
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, CAP_DAC_READ_SEARCH, 0, 0) < 0 &&
+	    errno != EINVAL)
+		_exit(126);
+}
+
 Child *child_spawn(const char *slot, const char *const *argv, ChildRights rights, int sandbox,
 		   const int *fds, guint n_fds, ChildExitFunc on_exit, gpointer user_data,
 		   GError **error)
@@ -86,6 +97,8 @@ Child *child_spawn(const char *slot, const char *const *argv, ChildRights rights
 	c->sandbox = sandbox;
 	if (rights == CHILD_NO_CAPS)
 		g_subprocess_launcher_set_child_setup(l, drop_rights, c, NULL);
+	else
+		g_subprocess_launcher_set_child_setup(l, keep_sys_admin_only, NULL, NULL);
 	c->proc = g_subprocess_launcher_spawnv(l, argv, error);
 	if (sandbox >= 0)
 		close(sandbox); /* the child has it, or there is no child */

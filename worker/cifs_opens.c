@@ -78,13 +78,19 @@ struct cifs_leftovers cifs_leftovers_parse(const char *open_files, const char *s
 	return (struct cifs_leftovers){ dead_opens(open_files), closing(stats) };
 }
 
-/* FALSE when there is nothing to read (no cifs client loaded) */
-static gboolean leftovers_now(struct cifs_leftovers *out)
+/* FALSE when there is nothing to read (no cifs client loaded), or it may not
+ * be read (said: the unit gives the worker CAP_DAC_READ_SEARCH for it) */
+static gboolean leftovers_now(const char *what, struct cifs_leftovers *out)
 {
 	g_autofree char *files = NULL, *stats = NULL;
+	g_autoptr(GError) error = NULL;
 
-	if (!g_file_get_contents(OPEN_FILES, &files, NULL, NULL))
+	if (!g_file_get_contents(OPEN_FILES, &files, NULL, &error)) {
+		if (!g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+			g_warning("%s: %s: unmounting without waiting for the kernel to let go of "
+				  "a dead nbdkit's files", what, error->message);
 		return FALSE;
+	}
 	if (!g_file_get_contents(STATS, &stats, NULL, NULL))
 		stats = g_strdup("");
 	*out = cifs_leftovers_parse(files, stats);
@@ -100,7 +106,7 @@ gboolean cifs_wait_for_dead_opens(const char *what, guint limit_ms)
 		gint64 now = g_get_monotonic_time();
 		struct cifs_leftovers l = { 0, 0 };
 
-		if (!leftovers_now(&l) || (l.dead_opens == 0 && l.closing == 0)) {
+		if (!leftovers_now(what, &l) || (l.dead_opens == 0 && l.closing == 0)) {
 			if (!said)
 				return TRUE; /* nothing left: the usual case, no wait */
 			if (!clear_since)

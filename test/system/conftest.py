@@ -101,6 +101,19 @@ def nginx(workdir, ca, images):
 
 
 @pytest.fixture(scope="session")
+def big_image(images):
+    """A disk image large enough to be in mid-read when its nbdkit is killed."""
+    return vmtest.make_disk(os.path.join(images["dir"], "big.img"), 24)
+
+
+@pytest.fixture(scope="session")
+def smbd(workdir, images):
+    with servers.Smbd(workdir, images["dir"], "vmuser", "systest-pw", port=4451,
+                      name="smbd-systest") as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
 def proxy_server(installed, images):
     """The web server's part for Slot_0: nbdkit serving an ISO on the slot's
     socket.  The worker connects as vmedia-worker through group vmedia-client
