@@ -13,7 +13,7 @@ typedef void (*ChildExitFunc)(int exit_code, gpointer user_data);
 
 /* What a child keeps of the worker's rights. */
 typedef enum {
-	CHILD_KEEP_CAPS, /* nbd-client: the NBD ioctls need CAP_SYS_ADMIN */
+	CHILD_KEEP_CAPS, /* nbd-client: CAP_SYS_ADMIN alone, which the NBD ioctls need */
 	CHILD_NO_CAPS,	 /* nbdkit: talks to the network, needs no capability */
 } ChildRights;
 
