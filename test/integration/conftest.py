@@ -12,6 +12,11 @@ import sweep
 import vmtest
 
 
+# What the end of the run says (pytest_unconfigure): the kernel's complaints and
+# the failures, a line each, where a log's tail shows them.
+DIGEST = pytest.StashKey[dict]()
+
+
 def pytest_configure(config):
     config.stash[DIGEST] = {}
     config.addinivalue_line("markers", "asan: the service runs its ASan/UBSan build "
@@ -23,11 +28,6 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def kernel_log():
     return faultlib.KernelLog()
-
-
-# What the end of the run says (pytest_unconfigure): the kernel's complaints and
-# the failures, a line each, where a log's tail shows them.
-DIGEST = pytest.StashKey[dict]()
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 runs while a fault is injected, finding the service's processes, and a census
 of everything a mount can leave behind (processes, fds, nbd connections,
 gadgets, mounts, sockets, temp files, RSS)."""
+import contextlib
 import glob
 import os
 import re
@@ -110,13 +111,24 @@ def _section(title, items):
     return [f"--- {title} ---"] + list(items) if items else []
 
 
-# What the kernel says when it is in trouble: a test after which it says so fails
-# (sweep.py), and failure reports quote it.
-KERNEL_TROUBLE = re.compile(r"BUG:|WARNING:|Oops|general protection|blocked for more than|"
-                            r"soft lockup|Busy inodes|still in use|Kernel panic|RIP:")
-# the line of a complaint that says what it is (not its registers or stack)
+# The line of a kernel complaint that says what it is (not its registers or stack).
 KERNEL_HEADLINE = re.compile(r"BUG:|WARNING:|Oops|general protection|blocked for more than|"
                              r"soft lockup|Busy inodes|Kernel panic")
+# What the kernel says when it is in trouble: a test after which it says so fails
+# (sweep.py), and failure reports quote it.
+KERNEL_TROUBLE = re.compile(KERNEL_HEADLINE.pattern + r"|still in use|RIP:")
+
+
+@contextlib.contextmanager
+def slow_loopback(delay_ms):
+    """Every packet on lo delayed by delay_ms (tc netem; round trips twice
+    that) while the block runs: network reads stay on the wire a while."""
+    subprocess.run(["tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay",
+                    f"{delay_ms}ms"], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["tc", "qdisc", "del", "dev", "lo", "root"], check=True)
 
 
 class KernelLog:

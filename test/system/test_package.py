@@ -32,7 +32,6 @@ SUPERVISOR = "/usr/sbin/vmedia-supervisor"
 CAP_SYS_ADMIN = 1 << 21
 CAP_DAC_READ_SEARCH = 1 << 2
 WORKER_CAPS = CAP_SYS_ADMIN | CAP_DAC_READ_SEARCH
-SMB_USER, SMB_PASSWORD = "vmuser", "systest-pw"
 DEST = vmtest.BUS_NAME
 MOUNT_TIMEOUT = 120  # s: TCG on a shared 2-core machine
 
@@ -313,10 +312,9 @@ def test_legacy_smb_nbdkit_killed_mid_read(service, smbd, big_image):
     (Linux 6.1 BUG()s on an earlier unmount)."""
     slot = service.slots["Slot_2"]
     kernel = faultlib.KernelLog()
-    run("tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "150ms")
-    try:
+    with faultlib.slow_loopback(150):
         url = f"smb://127.0.0.1:{smbd.port}/images/{os.path.basename(big_image)}"
-        assert mount_legacy(slot, url, f"{SMB_USER}\0{SMB_PASSWORD}\0".encode()) is True
+        assert mount_legacy(slot, url, f"{smbd.user}\0{smbd.password}\0".encode()) is True
         result = slot.wait_completion(MOUNT_TIMEOUT)
         assert result == 0, f"Completion {vmtest.errno_name(result)}\n{journal_text()}"
         reader = faultlib.HostReader(slot.wait_host_device(60), bs="1M")
@@ -332,8 +330,6 @@ def test_legacy_smb_nbdkit_killed_mid_read(service, smbd, big_image):
             reader.stop()
         assert result in (errno.ECONNRESET, errno.EIO), vmtest.errno_name(result)
         vmtest.wait_for("Slot_2 to be ready again", slot.worker_ready, 60, 0.5)
-    finally:
-        run("tc", "qdisc", "del", "dev", "lo", "root")
     lines = [e["MESSAGE"] for e in journal("vmedia-worker@Slot_2.service") if "MESSAGE" in e]
     assert any("the kernel still finishes the reads of" in m for m in lines), lines
     assert any("the kernel has let go of them" in m for m in lines), lines
